@@ -1,0 +1,645 @@
+"""RealtimeClient: the primary abstraction, as in the JavaScript reference client, in async Python.
+
+It owns a :class:`~agent_rt.api.RealtimeAPI` (the socket) and a
+:class:`~agent_rt.protocol.RealtimeConversation` (the item cache), keeps the session config and
+the tools, and turns server events into the custom events applications listen to:
+``conversation.updated``, ``conversation.item.appended``, ``conversation.item.completed``,
+``conversation.interrupted``, ``realtime.event``, ``error`` and ``close`` (the disconnect
+notification), plus ``tool.call.started`` / ``tool.call.finished``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import logging
+import math
+import ssl
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import anyio
+import anyio.abc
+
+from . import audio as audio_utils
+from .api import RealtimeAPI
+from .errors import ConfigurationError, ConnectionClosedError, ConversationError, NotConnectedError
+from .events import EventEmitter
+from .plugins import LoadedPlugins, load_plugins
+from .protocol.conversation import ConversationUpdate, Item, RealtimeConversation, sample_rate
+from .protocol.dialect import (
+    config_to_wire,
+    flatten_config,
+    merge_config,
+    normalize_event_type,
+    normalize_format,
+    read_setting,
+    turn_detection_enabled,
+)
+from .tools import Tool, ToolRegistry, ToolResult, execute_tool_call
+
+logger = logging.getLogger("agent_rt.client")
+
+T = TypeVar("T")
+
+#: The session config sent on connect, as the reference client does (flat names; translated for GA).
+DEFAULT_SESSION_CONFIG: Mapping[str, Any] = {
+    "modalities": ["text", "audio"],
+    "instructions": "",
+    "voice": "verse",
+    "input_audio_format": "pcm16",
+    "output_audio_format": "pcm16",
+    "input_audio_transcription": None,
+    "turn_detection": None,
+    "tool_choice": "auto",
+    "temperature": 0.8,
+    "max_response_output_tokens": 4096,
+}
+
+_USER_CONTENT_TYPES = frozenset({"input_text", "input_audio", "input_image", "item_reference"})
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+class _ToolBatch:
+    """The tool calls of one response: one ``response.create`` once all are answered and it is done."""
+
+    __slots__ = ("outputs_sent", "pending", "response_done")
+
+    def __init__(self) -> None:
+        self.pending: set[str] = set()
+        self.outputs_sent = 0
+        self.response_done = False
+
+
+class RealtimeClient(EventEmitter):
+    """Session config, tools, user input, responses and the conversation cache, over one connection.
+
+    ``api_key`` defaults to ``OPENAI_API_KEY``; ``url`` to ``wss://api.openai.com/v1/realtime``
+    (a relay, the local server or a compatible service work the same); ``protocol`` is ``"ga"``
+    (default) or ``"beta"``. Use ``async with client:`` or ``connect()``/``disconnect()`` from one task.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        url: str | None = None,
+        model: str | None = None,
+        protocol: str = "ga",
+        debug: bool = False,
+        *,
+        headers: Mapping[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        tool_timeout: float | None = None,
+        plugins: bool | Iterable[object] = True,
+        disabled_plugins: Collection[str] = (),
+    ) -> None:
+        super().__init__()
+        self.realtime = RealtimeAPI(
+            url=url,
+            api_key=api_key,
+            model=model,
+            protocol=protocol,
+            debug=debug,
+            headers=headers,
+            ssl_context=ssl_context,
+        )
+        self.conversation = RealtimeConversation()
+        self.tools = ToolRegistry(default_timeout=tool_timeout)
+        self.plugins: LoadedPlugins | None = None
+        if plugins is not False:
+            self.load_plugins(() if plugins is True else plugins, disabled=disabled_plugins)
+        self.session_config: dict[str, Any] = copy.deepcopy(dict(DEFAULT_SESSION_CONFIG))
+        self._session_tools: list[dict[str, Any]] = []
+        self.session: dict[str, Any] | None = None  # the effective session the server last reported
+        self._reset_connection_state()
+        self.realtime.on("server.*", self._on_server_event)
+        self.realtime.on("client.*", self._on_client_event)
+        self.realtime.on("close", self._on_close)
+        self.realtime.on("error", self._on_transport_error)
+
+    def load_plugins(
+        self, plugins: Iterable[object] = (), *, disabled: Collection[str] = ()
+    ) -> LoadedPlugins:
+        """Load tool plugins: the installed ones (``agent_rt`` entry points) plus ``plugins``.
+
+        Their tools are added as with :meth:`add_tool`. A plugin that fails to load is logged and
+        listed in ``self.plugins.errors``; two plugins offering one tool name raise
+        :class:`~agent_rt.plugins.PluginConflictError`. ``AGENT_RT_PLUGINS`` /
+        ``AGENT_RT_DISABLE_PLUGINS`` (comma-separated names) narrow the selection.
+        """
+        loaded = load_plugins(plugins, disabled=disabled)
+        for error in loaded.errors:
+            logger.warning("tool plugin not loaded: %s", error)
+        for tool in loaded.tools:
+            self.tools.add(tool)
+        self.plugins = loaded
+        return loaded
+
+    def _reset_connection_state(self) -> None:
+        self._session_created = False
+        self._closed_error: ConnectionClosedError | None = None
+        self._changed = anyio.Event()
+        self._waiting = 0
+        self._seq = 0
+        self._cursor = 0
+        self._log: deque[tuple[int, str, Item]] = deque()
+        self._active_responses: set[str] = set()
+        self._pending_create: str | None = None
+        self._create_lock = anyio.Lock()
+        self._pending_input_samples = 0
+        self._tool_batches: dict[str, _ToolBatch] = {}
+        self._tool_scopes: set[anyio.CancelScope] = set()
+
+    def __repr__(self) -> str:
+        return f"<RealtimeClient {self.realtime!r}>"
+
+    # -- connection ------------------------------------------------------------------------
+
+    def is_connected(self) -> bool:
+        return self.realtime.is_connected()
+
+    async def connect(self) -> None:
+        """Connect, then send the session config (as the reference client does)."""
+        if self.is_connected():
+            raise ConfigurationError("already connected")
+        self._reset_connection_state()
+        self.conversation.clear()
+        self._sync_input_rate()
+        await self.realtime.connect()
+        self._task_group = self.realtime._task_group
+        await self._send_session_update()
+
+    async def disconnect(self) -> None:
+        """Close the connection; every task the client started is finished when this returns."""
+        self._cancel_tool_tasks()
+        await self.realtime.disconnect()
+        self._task_group = None
+        if self._closed_error is None:
+            self._closed_error = ConnectionClosedError("disconnected", code=1000)
+        self._notify()
+
+    async def reset(self) -> None:
+        """Disconnect and return to a fresh state: default session config, no tools, no handlers."""
+        if self.is_connected():
+            await self.disconnect()
+        self.conversation.clear()
+        self.session_config = copy.deepcopy(dict(DEFAULT_SESSION_CONFIG))
+        self._session_tools = []
+        self.tools.clear()
+        self._handlers.clear()
+        self.session = None
+
+    async def __aenter__(self) -> RealtimeClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.disconnect()
+
+    async def wait_for_session_created(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait until the server's ``session.created`` arrived; returns the session it reported."""
+        self._require_connection()
+        await self._wait_until(lambda: True if self._session_created else None, timeout)
+        return self.session or {}
+
+    def _require_connection(self) -> None:
+        if not self.is_connected() and self._closed_error is None:
+            raise NotConnectedError("not connected: call connect() or use 'async with client:'")
+
+    # -- session and tools -----------------------------------------------------------------
+
+    def get_turn_detection_type(self) -> str | None:
+        value = read_setting(self.session_config, "turn_detection")
+        return value.get("type") if isinstance(value, Mapping) and value.get("type") != "none" else None
+
+    async def update_session(self, **fields: Any) -> None:
+        """Merge ``fields`` into the session config and send it when connected.
+
+        Takes the reference client's flat fields (``voice``, ``turn_detection``,
+        ``input_audio_transcription``, ``modalities``, ...) and GA fields (``audio``,
+        ``output_modalities``, ``truncation``, ...); a later value overrides an earlier one in
+        either spelling. Tools given here have no handler: the application answers them.
+        """
+        flat = flatten_config(fields)
+        if "tools" in flat:
+            tools = flat.pop("tools")
+            if tools is None:
+                tools = []
+            if not isinstance(tools, list) or not all(isinstance(tool, Mapping) for tool in tools):
+                raise ConfigurationError("tools must be a list of tool definitions (dicts)")
+            session_tools = [{"type": "function", **tool} for tool in tools]
+            self.tools.merge_with_session_tools(session_tools)  # raises on a clash with added tools
+            self._session_tools = session_tools
+        self.session_config = merge_config(self.session_config, flat)
+        self._sync_input_rate()
+        config_to_wire(self.session_config, self.realtime.dialect)  # validate now, not at connect
+        if self.is_connected():
+            self._mark_app_send()
+            await self._send_session_update()
+
+    def _session_payload(self) -> dict[str, Any]:
+        config = dict(self.session_config)
+        config["tools"] = self.tools.merge_with_session_tools(self._session_tools)
+        return config_to_wire(config, self.realtime.dialect)
+
+    async def _send_session_update(self) -> None:
+        await self.realtime.send("session.update", {"session": self._session_payload()})
+
+    async def add_tool(
+        self,
+        definition: Mapping[str, Any] | Tool,
+        handler: Callable[..., Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Tool:
+        """Register a tool the client answers by itself; it persists across ``update_session`` calls."""
+        names = {tool.get("name") for tool in self._session_tools}
+        tool = self.tools.add(definition, handler, timeout=timeout, reserved_names=names)
+        if self.is_connected():
+            await self._send_session_update()
+        return tool
+
+    async def remove_tool(self, name: str) -> None:
+        self.tools.remove(name)
+        if self.is_connected():
+            await self._send_session_update()
+
+    def _input_format(self) -> str:
+        return normalize_format(read_setting(self.session_config, "input_audio_format")) or "pcm16"
+
+    def _output_format(self) -> str:
+        return normalize_format(read_setting(self.session_config, "output_audio_format")) or "pcm16"
+
+    def _sync_input_rate(self) -> None:
+        self.conversation.input_audio_format = self._input_format()
+        self.conversation.output_audio_format = self._output_format()
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _mark_app_send(self) -> None:
+        """The application sent something: ``wait_for_next_*`` now looks only at later events."""
+        self._cursor = self._seq
+        self._prune_log()
+
+    async def send_user_message_content(self, content: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Send a user message (``input_text`` / ``input_audio`` parts), then ask for a response."""
+        self._mark_app_send()
+        parts: list[dict[str, Any]] = []
+        for part in content:
+            if not isinstance(part, Mapping) or part.get("type") not in _USER_CONTENT_TYPES:
+                allowed = ", ".join(sorted(_USER_CONTENT_TYPES))
+                raise ConfigurationError(f"user content parts must be dicts of type {allowed}: {part!r:.80}")
+            converted = dict(part)
+            audio = converted.get("audio")
+            if converted["type"] == "input_audio" and audio is not None and not isinstance(audio, str):
+                converted["audio"] = self._encode_input_audio(audio)[0]
+            parts.append(converted)
+        if parts:
+            await self.realtime.send(
+                "conversation.item.create", {"item": {"type": "message", "role": "user", "content": parts}}
+            )
+        await self._create_response(None)
+
+    def _encode_input_audio(self, audio: Any) -> tuple[str, audio_utils.Int16Array]:
+        """Audio in the session's input format, as base64, and the int16 samples the track keeps."""
+        fmt = self._input_format()
+        if fmt == "pcm16":
+            samples = audio_utils.coerce_pcm16(audio)
+            return audio_utils.pcm16_to_base64(samples), samples
+        decode = audio_utils.ulaw_decode if fmt == "g711_ulaw" else audio_utils.alaw_decode
+        encode = audio_utils.ulaw_encode if fmt == "g711_ulaw" else audio_utils.alaw_encode
+        if isinstance(audio, (bytes, bytearray, memoryview)):  # already G.711-encoded bytes
+            encoded = bytes(audio)
+        else:
+            encoded = encode(audio_utils.coerce_pcm16(audio)).tobytes()
+        return audio_utils.pcm16_to_base64(encoded), decode(encoded)
+
+    async def append_input_audio(self, audio: Any) -> None:
+        """Append audio (int16 array, float array, PCM16 bytes or base64) to the input buffer."""
+        self._mark_app_send()
+        encoded, samples = self._encode_input_audio(audio)
+        if not len(samples):
+            return
+        await self.realtime.send("input_audio_buffer.append", {"audio": encoded})
+        self.conversation.input_audio.append(samples)
+        self._pending_input_samples += len(samples)
+
+    async def create_response(self, timeout: float | None = None, **response: Any) -> None:
+        """Ask for a response (``response`` holds per-response overrides, e.g. ``instructions``).
+
+        Commits pending input audio first when turn detection is off. Never sends
+        ``response.create`` while a response is active: it waits for that one's ``response.done``.
+        """
+        self._mark_app_send()
+        await self._create_response(response or None, timeout=timeout)
+
+    async def _create_response(
+        self, overrides: Mapping[str, Any] | None, *, timeout: float | None = None, commit: bool = True
+    ) -> None:
+        self._require_open()
+        if commit and self._pending_input_samples and not turn_detection_enabled(self.session_config):
+            self._pending_input_samples = 0
+            await self.realtime.send("input_audio_buffer.commit")
+        data: dict[str, Any] = {}
+        if overrides:
+            data["response"] = config_to_wire(overrides, self.realtime.dialect, session=False)
+        if overrides and overrides.get("conversation") == "none":  # out-of-band: may run in parallel
+            await self.realtime.send("response.create", data)
+            return
+        async with self._create_lock:
+            await self._wait_until(
+                lambda: True if not self._active_responses and self._pending_create is None else None, timeout
+            )
+            event = await self.realtime.send("response.create", data)
+            self._pending_create = event["event_id"]
+
+    def _require_open(self) -> None:
+        if not self.is_connected():
+            raise self._closed_error or NotConnectedError("not connected")
+
+    async def cancel_response(self, item_id: str | None = None, sample_count: int = 0) -> Item | None:
+        """Cancel the active response; with ``item_id``, also truncate that item's audio.
+
+        ``sample_count`` is how many samples of the item's audio were played; the truncation point
+        is clamped to the audio received, so the server never rejects it as too long.
+        """
+        self._mark_app_send()
+        if item_id is None:
+            if self._active_responses or self._pending_create:
+                await self.realtime.send("response.cancel")
+            return None
+        item = self.conversation.get_item(item_id)
+        if item is None:
+            raise ConfigurationError(f"cancel_response: no item with id {item_id!r}")
+        if item.get("type") != "message" or item.get("role") != "assistant":
+            raise ConfigurationError("cancel_response: can only truncate assistant messages")
+        content = item.get("content") or []
+        audio_index = next(
+            (i for i, part in enumerate(content) if part.get("type") in ("audio", "output_audio")), None
+        )
+        if audio_index is None:
+            raise ConfigurationError(f"cancel_response: item {item_id!r} has no audio to truncate")
+        if self._active_responses or self._pending_create:
+            await self.realtime.send("response.cancel")
+        rate = sample_rate(self.conversation.output_audio_format)
+        received = len(item["formatted"]["audio"])
+        played = max(0, min(int(sample_count), received))
+        audio_end_ms = math.floor(played / rate * 1000)
+        await self.realtime.send(
+            "conversation.item.truncate",
+            {"item_id": item_id, "content_index": audio_index, "audio_end_ms": audio_end_ms},
+        )
+        return item
+
+    async def delete_item(self, item_id: str) -> None:
+        self._mark_app_send()
+        await self.realtime.send("conversation.item.delete", {"item_id": item_id})
+
+    async def clear_input_audio(self) -> None:
+        """Drop audio appended but not committed (``input_audio_buffer.clear``)."""
+        self._mark_app_send()
+        self._pending_input_samples = 0
+        await self.realtime.send("input_audio_buffer.clear")
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        if self._waiting:
+            changed, self._changed = self._changed, anyio.Event()
+            changed.set()
+
+    async def _wait_until(self, predicate: Callable[[], T | None], timeout: float | None) -> T:
+        self._waiting += 1
+        try:
+            with anyio.fail_after(timeout):
+                while True:
+                    result = predicate()
+                    if result is not None:
+                        return result
+                    if self._closed_error is not None:
+                        raise self._closed_error
+                    await self._changed.wait()
+        finally:
+            self._waiting -= 1
+
+    def _record(self, kind: str, item: Item) -> None:
+        self._seq += 1
+        self._log.append((self._seq, kind, item))
+        self._notify()
+
+    def _prune_log(self) -> None:
+        log = self._log
+        while log and log[0][0] <= self._cursor:
+            log.popleft()
+
+    def _next_logged(self, kind: str) -> Item | None:
+        for seq, logged_kind, item in self._log:
+            if seq > self._cursor and logged_kind == kind:
+                self._cursor = seq
+                self._prune_log()
+                return item
+        return None
+
+    async def wait_for_next_item(self, timeout: float | None = None) -> Item:
+        """The next item appended after the previous ``wait_for_next_*`` result or the last send."""
+        self._require_connection()
+        return await self._wait_until(lambda: self._next_logged("appended"), timeout)
+
+    async def wait_for_next_completed_item(self, timeout: float | None = None) -> Item:
+        """The next item completed after the previous ``wait_for_next_*`` result or the last send."""
+        self._require_connection()
+        return await self._wait_until(lambda: self._next_logged("completed"), timeout)
+
+    # -- incoming events -------------------------------------------------------------------
+
+    def _on_client_event(self, event: dict[str, Any]) -> None:
+        if self.has_listeners("realtime.event"):
+            self.emit("realtime.event", {"time": _now(), "source": "client", "event": event})
+
+    def _on_server_event(self, event: dict[str, Any]) -> None:
+        if self.has_listeners("realtime.event"):
+            self.emit("realtime.event", {"time": _now(), "source": "server", "event": event})
+        event_type = normalize_event_type(event["type"])
+        if event_type == "error":
+            self._on_server_error(event)
+            return
+        if event_type == "session.created" or event_type == "session.updated":
+            session = event.get("session")
+            if isinstance(session, dict):
+                self.session = session
+            if event_type == "session.created":
+                self._session_created = True
+                self._notify()
+        elif event_type == "response.created":
+            self._on_response_created(event)
+        try:
+            update = self.conversation.process(event)
+        except ConversationError as exc:
+            logger.warning("%s", exc)
+            self.emit(
+                "error", {"type": "conversation_error", "error": exc, "message": str(exc), "event": event}
+            )
+            update = None
+        if update is not None and update.item is not None:
+            self._dispatch_update(update)
+        if event_type == "input_audio_buffer.speech_started":
+            self.emit("conversation.interrupted", event)
+        elif event_type == "response.done":
+            self._on_response_done(event)
+
+    def _dispatch_update(self, update: ConversationUpdate) -> None:
+        item = update.item
+        assert item is not None
+        self.emit("conversation.updated", {"item": item, "delta": update.delta})
+        if update.appended:
+            self._record("appended", item)
+            self.emit("conversation.item.appended", {"item": item})
+        if update.completed:
+            self._record("completed", item)
+            self.emit("conversation.item.completed", {"item": item})
+            if item.get("type") == "function_call":
+                self._start_tool_call(item)
+
+    def _on_server_error(self, event: dict[str, Any]) -> None:
+        error = event.get("error") if isinstance(event.get("error"), dict) else {}
+        assert isinstance(error, dict)
+        logger.warning("server error: %s", error.get("message"))
+        pending = self._pending_create
+        if pending is not None and (
+            error.get("event_id") == pending
+            or error.get("code") == "conversation_already_has_active_response"
+            or "already has an active response" in str(error.get("message", ""))
+        ):
+            self._pending_create = None
+            self._notify()
+        self.emit("error", event)
+
+    def _on_response_created(self, event: dict[str, Any]) -> None:
+        response = event.get("response")
+        if not isinstance(response, dict) or not isinstance(response.get("id"), str):
+            return
+        if "conversation_id" in response and response["conversation_id"] is None:
+            return  # out-of-band responses don't block the default conversation
+        self._active_responses.add(response["id"])
+        self._pending_create = None
+        self._notify()
+
+    def _on_response_done(self, event: dict[str, Any]) -> None:
+        response = event.get("response")
+        response_id = response.get("id") if isinstance(response, dict) else None
+        if isinstance(response_id, str):
+            self._active_responses.discard(response_id)
+            batch = self._tool_batches.get(response_id)
+            if batch is not None:
+                batch.response_done = True
+                self._maybe_continue(response_id, batch)
+        self._notify()
+
+    def _on_close(self, payload: dict[str, Any]) -> None:
+        code = payload.get("code")
+        reason = payload.get("reason") or ""
+        self._closed_error = ConnectionClosedError(
+            f"connection closed (code {code}{', ' + reason if reason else ''})", code=code, reason=reason
+        )
+        self._cancel_tool_tasks()
+        self._active_responses.clear()
+        self._pending_create = None
+        self._notify()
+        self.fail_waiters(self._closed_error)
+        self.emit("close", payload)
+
+    def _on_transport_error(self, payload: dict[str, Any]) -> None:
+        self.emit("error", payload)
+
+    # -- tools -----------------------------------------------------------------------------
+
+    def _start_tool_call(self, item: Item) -> None:
+        tool_info = item["formatted"].get("tool") or {}
+        name = tool_info.get("name") or item.get("name")
+        call_id = tool_info.get("call_id") or item.get("call_id")
+        if not isinstance(name, str) or not isinstance(call_id, str) or self._task_group is None:
+            return
+        tool = self.tools.get(name)
+        if tool is None:
+            return  # a session tool without handler: the application answers it
+        response_id = self.conversation.response_of(item["id"]) or f"item:{item['id']}"
+        batch = self._tool_batches.setdefault(response_id, _ToolBatch())
+        if response_id.startswith("item:"):
+            batch.response_done = True
+        batch.pending.add(call_id)
+        arguments = str(tool_info.get("arguments") or item.get("arguments") or "")
+        self._task_group.start_soon(self._run_tool_call, tool, name, call_id, arguments, response_id)
+
+    def _cancel_tool_tasks(self) -> None:
+        for scope in self._tool_scopes:
+            scope.cancel()
+
+    async def _run_tool_call(
+        self, tool: Tool, name: str, call_id: str, arguments: str, response_id: str
+    ) -> None:
+        scope = anyio.CancelScope()
+        self._tool_scopes.add(scope)
+        try:
+            with scope:
+                await self._answer_tool_call(tool, name, call_id, arguments, response_id)
+        finally:
+            self._tool_scopes.discard(scope)
+
+    async def _answer_tool_call(
+        self, tool: Tool, name: str, call_id: str, arguments: str, response_id: str
+    ) -> None:
+        self.emit("tool.call.started", {"name": name, "call_id": call_id, "arguments": arguments})
+        result: ToolResult = await execute_tool_call(tool, name, call_id, arguments)
+        self.emit(
+            "tool.call.finished",
+            {
+                "name": name,
+                "call_id": call_id,
+                "ok": result.ok,
+                "error": result.error,
+                "duration": result.duration,
+                "output": result.output,
+            },
+        )
+        if not self.is_connected():
+            return
+        try:
+            await self.realtime.send(
+                "conversation.item.create",
+                {"item": {"type": "function_call_output", "call_id": call_id, "output": result.output}},
+            )
+        except (ConnectionClosedError, NotConnectedError):
+            return
+        batch = self._tool_batches.get(response_id)
+        if batch is not None:
+            batch.pending.discard(call_id)
+            batch.outputs_sent += 1
+            self._maybe_continue(response_id, batch)
+
+    def _maybe_continue(self, response_id: str, batch: _ToolBatch) -> None:
+        if batch.pending or not batch.response_done or not batch.outputs_sent:
+            return
+        del self._tool_batches[response_id]
+        if self._task_group is not None:
+            self._task_group.start_soon(self._continue_after_tools)
+
+    async def _continue_after_tools(self) -> None:
+        scope = anyio.CancelScope()
+        self._tool_scopes.add(scope)
+        try:
+            with scope:
+                await self._create_response(None, commit=False)
+        except (ConnectionClosedError, NotConnectedError):
+            pass
+        finally:
+            self._tool_scopes.discard(scope)

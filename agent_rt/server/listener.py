@@ -1,0 +1,389 @@
+"""The WebSocket driver around :class:`~agent_rt.server.session.RealtimeSession`.
+
+It only moves events: a reader task feeds client frames to the session, a pump task calls
+``step()`` while a response streams (waiting until the previous batch is on the wire, so a
+``response.cancel`` or barge-in audio read meanwhile is honoured before the next batch), and a
+writer task sends everything in the order the session produced it. With ``realtime_audio`` the
+pump sleeps for the duration of each batch's audio, like a service streaming speech; otherwise
+responses go out as fast as the socket takes them.
+
+:class:`Faults` injects the failures clients must survive: a dropped connection (no close
+frame, the client sees 1006), a non-JSON text frame, a broken WebSocket frame, a server that
+goes silent, a close with a chosen code — each after N server events.
+
+Runs on asyncio and trio (anyio)::
+
+    async with LocalRealtimeServer(scenario=[{"match": "hi", "reply": "Hello!"}]) as server:
+        client = RealtimeClient(url=server.url, api_key="test")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import anyio
+import anyio.abc
+
+from ..errors import ConnectionClosedError
+from ..transport import HandshakeRequest, WebSocket, serve
+from . import errors
+from .config import Dialect
+from .scenario import Scenario, ScenarioSource
+from .session import RealtimeSession
+
+logger = logging.getLogger("agent_rt.server")
+
+MALFORMED_FRAME = "this is not JSON {"
+#: A final frame with the reserved opcode 0x3: any WebSocket client must fail the connection (1002).
+BROKEN_FRAME = b"\x83\x00"
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Failures to inject into a connection, each after that many server events have been sent.
+
+    ``0`` means before the first event (before ``session.created``).
+    """
+
+    drop_after: int | None = None
+    """Abort the TCP connection without a close frame (the client sees code 1006)."""
+    malformed_after: int | None = None
+    """Send one text frame that is not JSON, then carry on normally."""
+    bad_frame_after: int | None = None
+    """Write bytes that break WebSocket framing (the client fails the connection with 1002)."""
+    silent_after: int | None = None
+    """Stop sending anything (client events are still read and processed)."""
+    close_after: int | None = None
+    """Close the connection cleanly with ``close_code`` / ``close_reason``."""
+    close_code: int = 1011
+    close_reason: str = ""
+
+
+FaultPlan = Faults | Sequence[Faults | None] | None
+
+
+@dataclass
+class ConnectionInfo:
+    """What the server learnt about one connection (for tests to assert on)."""
+
+    path: str
+    model: str | None
+    dialect: Dialect
+    authorization: bool
+    headers: Mapping[str, str]
+    session: RealtimeSession
+    events_sent: int = 0
+    close_code: int | None = None
+    """The close code the server saw (the client's close frame, or 1006 if the link dropped)."""
+    closed: anyio.Event = field(default_factory=anyio.Event)
+
+
+def _faults_for(plan: FaultPlan, index: int) -> Faults | None:
+    if plan is None or isinstance(plan, Faults):
+        return plan
+    return plan[index] if index < len(plan) else None
+
+
+def _refuse_other_paths(request: HandshakeRequest) -> tuple[int, str] | None:
+    path = urlsplit(request.path).path.rstrip("/")
+    return None if path.endswith("/realtime") else (404, "Not Found: the Realtime endpoint is /v1/realtime\n")
+
+
+class _Outbox:
+    """An ordered queue of outgoing events that knows when everything put in it has been sent."""
+
+    def __init__(self) -> None:
+        self._queue: deque[dict[str, Any]] = deque()
+        self._ready = anyio.Event()
+        self._drained = anyio.Event()
+        self._drained.set()
+
+    def put(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        self._queue.extend(events)
+        self._ready.set()
+        if self._drained.is_set():
+            self._drained = anyio.Event()
+
+    async def get(self) -> dict[str, Any]:
+        while not self._queue:
+            self._drained.set()  # the previous event is on the wire and nothing is waiting
+            self._ready = anyio.Event()
+            await self._ready.wait()
+        return self._queue.popleft()
+
+    async def wait_drained(self) -> None:
+        await self._drained.wait()
+
+
+class _Connection:
+    """Drives one session over one WebSocket."""
+
+    def __init__(
+        self, websocket: WebSocket, info: ConnectionInfo, faults: Faults | None, realtime_audio: bool
+    ) -> None:
+        self.ws = websocket
+        self.info = info
+        self.session = info.session
+        self.faults = faults or Faults()
+        self.realtime_audio = realtime_audio
+        self.outbox = _Outbox()
+        self.silent = False
+        self.wake = anyio.Event()
+        self.cancel_scope = anyio.CancelScope()
+        self.ending: tuple[int, str] | None = None  # (close code, reason); code 1006 = abort
+
+    async def run(self) -> None:
+        with self.cancel_scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._writer)
+                tg.start_soon(self._pump)
+                self.outbox.put(self.session.start())
+                try:
+                    await self._reader()
+                finally:
+                    tg.cancel_scope.cancel()
+        # Closing happens here, once the reader has stopped: only one task may receive at a time.
+        if self.ending is not None:
+            code, reason = self.ending
+            if code == 1006:
+                await self.ws.abort()
+            else:
+                await self.ws.close(code, reason)
+
+    async def _reader(self) -> None:
+        while True:
+            try:
+                message = await self.ws.receive()
+            except ConnectionClosedError:
+                return
+            try:
+                events = self.session.receive(message)
+            except Exception:  # a server bug must not kill the listener; report it like the service
+                logger.exception("local server failed on a client event")
+                events = [self._server_error()]
+            self.outbox.put(events)
+            if self.session.streaming:
+                self.wake.set()
+
+    async def _pump(self) -> None:
+        while True:
+            if not self.session.streaming:
+                self.wake = anyio.Event()
+                await self.wake.wait()
+                continue
+            await self.outbox.wait_drained()
+            if not self.session.streaming:
+                continue
+            try:
+                events = self.session.step()
+            except Exception:  # a server bug: say so and end the connection like a 1011
+                logger.exception("local server failed while streaming a response")
+                self.outbox.put([self._server_error()])
+                await self.outbox.wait_drained()
+                self.ending = (1011, "internal server error")
+                self.cancel_scope.cancel()
+                return
+            self.outbox.put(events)
+            if self.realtime_audio and self.session.last_step_audio_ms:
+                await anyio.sleep(self.session.last_step_audio_ms / 1000)
+
+    async def _writer(self) -> None:
+        try:
+            if await self._inject():
+                return
+            while True:
+                event = await self.outbox.get()
+                if self.silent:
+                    continue
+                await self.ws.send_text(json.dumps(event))
+                self.info.events_sent += 1
+                if await self._inject():
+                    return
+        except ConnectionClosedError:  # the client went away: stop reading too
+            self.cancel_scope.cancel()
+
+    def _server_error(self) -> dict[str, Any]:
+        fault = errors.ClientEventError("server_error", "The server had an error.", error_type="server_error")
+        return {
+            "type": "error",
+            "event_id": self.session.ids.event(),
+            "error": errors.error_payload(fault, None),
+        }
+
+    async def _inject(self) -> bool:
+        """Apply the faults due after ``events_sent`` events; True once the connection is gone."""
+        sent, faults = self.info.events_sent, self.faults
+        if faults.malformed_after == sent:
+            await self.ws.send_text(MALFORMED_FRAME)
+        if faults.bad_frame_after == sent:
+            await self.ws.send_raw(BROKEN_FRAME)
+        if faults.silent_after == sent:
+            self.silent = True
+        if faults.drop_after == sent:
+            self.ending = (1006, "")
+        elif faults.close_after == sent:
+            self.ending = (faults.close_code, faults.close_reason)
+        if self.ending is not None:
+            self.cancel_scope.cancel()
+            return True
+        return False
+
+
+class RealtimeServerApp:
+    """The connection handler: one :class:`RealtimeSession` per WebSocket, recorded in ``connections``."""
+
+    def __init__(
+        self,
+        *,
+        scenario: ScenarioSource = None,
+        realtime_audio: bool = False,
+        faults: FaultPlan = None,
+        reject_beta: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self.scenario = Scenario.load(scenario)
+        self.realtime_audio = realtime_audio
+        self.faults = faults
+        self.reject_beta = reject_beta
+        self.seed = seed
+        self.connections: list[ConnectionInfo] = []
+
+    async def __call__(self, websocket: WebSocket, request: HandshakeRequest) -> None:
+        headers = dict(request.headers)
+        protocols = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+        beta = "realtime=v1" in headers.get("openai-beta", "") or "openai-beta.realtime-v1" in protocols
+        model = parse_qs(request.query).get("model", [None])[0]
+        index = len(self.connections)
+        seed = None if self.seed is None else self.seed + index
+        session = RealtimeSession(
+            dialect="beta" if beta else "ga", model=model, scenario=self.scenario, now=time.time(), seed=seed
+        )
+        info = ConnectionInfo(
+            path=request.path,
+            model=model,
+            dialect=session.dialect,
+            authorization="authorization" in headers
+            or any(p.startswith("openai-insecure-api-key.") for p in protocols),
+            headers=headers,
+            session=session,
+        )
+        self.connections.append(info)
+        try:
+            if beta and self.reject_beta:
+                await self._refuse_beta(websocket, session)
+                return
+            await _Connection(websocket, info, _faults_for(self.faults, index), self.realtime_audio).run()
+        finally:
+            info.close_code = websocket.close_code
+            info.closed.set()
+
+    @staticmethod
+    async def _refuse_beta(websocket: WebSocket, session: RealtimeSession) -> None:
+        """Answer like the retired beta interface: one error event, then close code 4000."""
+        payload = errors.error_payload(errors.beta_shape_disabled(), None)
+        await websocket.send_text(
+            json.dumps({"type": "error", "event_id": session.ids.event(), "error": payload})
+        )
+        await websocket.close(4000, "invalid_request_error.beta_api_shape_disabled")
+
+    async def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen until cancelled; ``task_status.started`` receives the bound port."""
+        await serve(self, host, port, process_request=_refuse_other_paths, task_status=task_status)
+
+
+async def serve_realtime(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    scenario: ScenarioSource = None,
+    realtime_audio: bool = False,
+    faults: FaultPlan = None,
+    reject_beta: bool = False,
+    seed: int | None = None,
+    task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run a local Realtime server until cancelled (``await task_group.start(serve_realtime)`` → port).
+
+    ``faults`` applies to every connection, or per connection when a sequence (``None`` = none).
+    ``reject_beta`` answers beta handshakes the way the retired beta interface does.
+    """
+    app = RealtimeServerApp(
+        scenario=scenario, realtime_audio=realtime_audio, faults=faults, reject_beta=reject_beta, seed=seed
+    )
+    await app.serve(host, port, task_status=task_status)
+
+
+class LocalRealtimeServer:
+    """``async with LocalRealtimeServer() as server:`` — a local Realtime endpoint at ``server.url``."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        scenario: ScenarioSource = None,
+        realtime_audio: bool = False,
+        faults: FaultPlan = None,
+        reject_beta: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.app = RealtimeServerApp(
+            scenario=scenario,
+            realtime_audio=realtime_audio,
+            faults=faults,
+            reject_beta=reject_beta,
+            seed=seed,
+        )
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL of the Realtime endpoint (append ``?model=...`` as with the service)."""
+        return f"ws://{self.host}:{self.port}/v1/realtime"
+
+    @property
+    def connections(self) -> list[ConnectionInfo]:
+        """One entry per accepted connection, in order."""
+        return self.app.connections
+
+    async def __aenter__(self) -> LocalRealtimeServer:
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        try:
+            self.port = await task_group.start(self.app.serve, self.host, self.port)
+        except BaseException as exc:
+            task_group.cancel_scope.cancel()
+            await task_group.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._task_group = task_group
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        task_group, self._task_group = self._task_group, None
+        if task_group is None:
+            return None
+        task_group.cancel_scope.cancel()
+        # Exit the task group as if the body succeeded, so a failure in the body propagates as
+        # itself (not wrapped in an exception group); errors of the server tasks still surface.
+        await task_group.__aexit__(None, None, None)
+        return None

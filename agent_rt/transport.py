@@ -1,0 +1,422 @@
+"""WebSocket connections over anyio streams, for the client and the local server alike.
+
+Why not ``websockets.asyncio``: it runs on asyncio only, and agent_rt must run on trio too.
+websockets' sans-I/O protocol objects (``ClientProtocol`` / ``ServerProtocol``) do all the
+framing, masking, ping/pong and closing-handshake logic without touching a socket; this module
+drives them over anyio byte streams, which gives one implementation for both event loops.
+
+One task may call :meth:`WebSocket.receive` at a time; any number of tasks may send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.abc
+from websockets.client import ClientProtocol
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidHandshake, InvalidURI
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import Protocol, State
+from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+from ._secrets import redact, redacting_logger
+from .errors import ConfigurationError, ConnectionClosedError, HandshakeError
+
+logger = logging.getLogger("agent_rt.transport")
+_PROTOCOL_LOGGER = redacting_logger("agent_rt.transport.protocol")
+
+USER_AGENT = "agent-rt/0.1"
+_READ_SIZE = 65536
+#: Largest message accepted by default. Audio events can be large (a client may append up to
+#: 15 MiB of audio in one event); the cap only guards against a runaway peer.
+DEFAULT_MAX_MESSAGE_SIZE = 64 * 2**20
+CLOSE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class HandshakeRequest:
+    """What the local server learns from a client's opening handshake."""
+
+    path: str
+    headers: Mapping[str, str]
+
+    @property
+    def query(self) -> str:
+        return urlsplit(self.path).query
+
+
+class WebSocket:
+    """A message-oriented WebSocket connection.
+
+    ``receive()`` returns whole messages (``str`` for text, ``bytes`` for binary); ping/pong and
+    the closing handshake are handled internally. Once the connection is closed, ``receive()``
+    and ``send_*()`` raise :class:`~agent_rt.errors.ConnectionClosedError` carrying the close
+    code and reason.
+    """
+
+    def __init__(self, stream: anyio.abc.ByteStream, protocol: Protocol) -> None:
+        self._stream = stream
+        self._protocol = protocol
+        self._send_lock = anyio.Lock()
+        self._messages: deque[str | bytes] = deque()
+        self._fragments: list[bytes] = []
+        self._fragment_opcode: Opcode | None = None
+        self._eof = False
+        self._closed = anyio.Event()
+        self._stream_closed = False
+        self._reading = False
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._eof or self._protocol.state is State.CLOSED
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code received from the peer (1006 if the connection dropped)."""
+        return self._protocol.close_code if self.closed or self._protocol.close_rcvd else None
+
+    @property
+    def close_reason(self) -> str:
+        return self._protocol.close_reason or ""
+
+    def _closed_error(self) -> ConnectionClosedError:
+        code = self._protocol.close_code if self._protocol.close_rcvd or self.closed else 1006
+        reason = self._protocol.close_reason or ""
+        detail = f" ({reason})" if reason else ""
+        return ConnectionClosedError(f"connection closed with code {code}{detail}", code=code, reason=reason)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def send_text(self, text: str) -> None:
+        await self._send(lambda: self._protocol.send_text(text.encode()))
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._send(lambda: self._protocol.send_binary(data))
+
+    async def send_raw(self, data: bytes) -> None:
+        """Write bytes straight to the stream, bypassing framing (used by fault injection)."""
+        async with self._send_lock:
+            await self._stream.send(data)
+
+    async def _send(self, emit: Callable[[], None]) -> None:
+        async with self._send_lock:
+            if self._protocol.state is not State.OPEN:
+                raise self._closed_error()
+            emit()
+            await self._flush_locked()
+
+    async def _flush_locked(self) -> None:
+        for chunk in self._protocol.data_to_send():
+            if chunk:
+                try:
+                    await self._stream.send(chunk)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+                    await self._mark_eof()
+                    raise self._closed_error() from exc
+            else:  # SEND_EOF: the protocol wants the connection half-closed.
+                await self._close_stream()
+
+    async def _flush(self) -> None:
+        async with self._send_lock:
+            await self._flush_locked()
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def receive(self) -> str | bytes:
+        """Return the next whole message; raise ``ConnectionClosedError`` once closed."""
+        if self._reading:
+            raise anyio.BusyResourceError("receiving")
+        self._reading = True
+        try:
+            return await self._receive_message()
+        finally:
+            self._reading = False
+
+    async def _receive_message(self) -> str | bytes:
+        while not self._messages:
+            if self.closed:
+                raise self._closed_error()
+            try:
+                data = await self._stream.receive(_READ_SIZE)
+            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                await self._mark_eof()
+                continue
+            self._protocol.receive_data(data)
+            self._drain_events()
+            with contextlib.suppress(ConnectionClosedError):
+                await self._flush()
+            if self._protocol.state is State.CLOSED:
+                await self._close_stream()
+        return self._messages.popleft()
+
+    def _drain_events(self) -> None:
+        for event in self._protocol.events_received():
+            if isinstance(event, Frame):
+                self._on_frame(event)
+        if self._protocol.parser_exc is not None and self._protocol.state is not State.OPEN:
+            # The protocol failed the connection (bad framing, oversized message): it has queued
+            # a close frame; the caller sees ConnectionClosedError with code 1002/1009.
+            logger.debug("websocket protocol error: %s", self._protocol.parser_exc)
+
+    def _on_frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            self._fragment_opcode = opcode
+            self._fragments = [bytes(frame.data)]
+        elif opcode is Opcode.CONT:
+            self._fragments.append(bytes(frame.data))
+        else:
+            return
+        if not frame.fin:
+            return
+        payload = self._fragments[0] if len(self._fragments) == 1 else b"".join(self._fragments)
+        self._fragments = []
+        if self._fragment_opcode is Opcode.TEXT:
+            try:
+                self._messages.append(payload.decode())
+            except UnicodeDecodeError:
+                self._protocol.fail(1007, "invalid UTF-8 in a text frame")
+        else:
+            self._messages.append(payload)
+
+    async def _mark_eof(self) -> None:
+        if not self._eof:
+            self._eof = True
+            self._protocol.receive_eof()
+            self._protocol.data_to_send()  # nothing useful can be written any more
+            await self._close_stream()
+
+    async def _close_stream(self) -> None:
+        if not self._stream_closed:
+            self._stream_closed = True
+            with anyio.CancelScope(shield=True):
+                with contextlib.suppress(anyio.BrokenResourceError, OSError):
+                    await self._stream.aclose()
+            self._closed.set()
+
+    # -- closing ---------------------------------------------------------------------------
+
+    async def close(self, code: int = 1000, reason: str = "", *, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Run the closing handshake (bounded by ``timeout``), then close the stream."""
+        if self.closed or self._stream_closed:
+            await self._close_stream()
+            return
+        try:
+            async with self._send_lock:
+                if self._protocol.state is State.OPEN:
+                    self._protocol.send_close(code, reason)
+                await self._flush_locked()
+        except ConnectionClosedError:
+            return
+        with anyio.move_on_after(timeout):
+            if self._reading:
+                # Another task is reading: it will see the peer's close frame; wait for it.
+                await self._closed.wait()
+            else:
+                # Read until the peer answers the close frame; discard late messages.
+                while not self.closed and not self._stream_closed:
+                    try:
+                        await self.receive()
+                    except ConnectionClosedError:
+                        break
+        await self.abort()
+
+    async def abort(self) -> None:
+        """Drop the connection without a closing handshake (peer sees code 1006)."""
+        self._eof = True
+        await self._close_stream()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+
+# -- client side -------------------------------------------------------------------------------
+
+
+def _default_ssl_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+async def connect(
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    subprotocols: list[str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+    open_timeout: float = 10.0,
+) -> WebSocket:
+    """Open a client WebSocket to ``url`` (``ws://`` or ``wss://``, the system CA store for TLS)."""
+    try:
+        uri = parse_uri(url)
+    except InvalidURI as exc:
+        raise ConfigurationError(f"not a WebSocket URL: {redact(url)!r}") from exc
+    protocol = ClientProtocol(
+        uri,
+        subprotocols=[Subprotocol(name) for name in subprotocols] if subprotocols else None,
+        max_size=max_message_size,
+        logger=_PROTOCOL_LOGGER,
+    )
+    request = protocol.connect()
+    request.headers["User-Agent"] = USER_AGENT
+    for name, value in (headers or {}).items():
+        request.headers[name] = value
+    where = f"{uri.host}:{uri.port}"
+    try:
+        with anyio.fail_after(open_timeout):
+            try:
+                stream: anyio.abc.ByteStream
+                if uri.secure:
+                    stream = await anyio.connect_tcp(
+                        uri.host, uri.port, tls=True, ssl_context=ssl_context or _default_ssl_context()
+                    )
+                else:
+                    stream = await anyio.connect_tcp(uri.host, uri.port)
+            except (OSError, ssl.SSLError) as exc:
+                raise HandshakeError(f"could not connect to {where}: {redact(str(exc))}") from None
+            websocket = WebSocket(stream, protocol)
+            try:
+                protocol.send_request(request)
+                await websocket._flush()
+                response = await _read_handshake(websocket, protocol)
+            except BaseException:
+                await websocket.abort()
+                raise
+    except TimeoutError:
+        raise HandshakeError(f"timed out opening a WebSocket to {where}") from None
+    if protocol.handshake_exc is not None or response.status_code != 101:
+        await websocket.abort()
+        body = redact(bytes(response.body or b"").decode(errors="replace"))[:500]
+        raise HandshakeError(
+            f"server at {where} rejected the WebSocket handshake: HTTP {response.status_code}"
+            + (f": {body}" if body else ""),
+            status=response.status_code,
+        )
+    return websocket
+
+
+async def _read_handshake(websocket: WebSocket, protocol: ClientProtocol) -> Response:
+    while True:
+        try:
+            data = await websocket._stream.receive(_READ_SIZE)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+            raise HandshakeError("connection closed during the WebSocket handshake") from None
+        protocol.receive_data(data)
+        for event in protocol.events_received():
+            if isinstance(event, Response):
+                # Frames that arrived in the same read as the response stay queued in the parser.
+                websocket._drain_events()
+                return event
+        if protocol.handshake_exc is not None:
+            exc = protocol.handshake_exc
+            message = redact(str(exc)) if isinstance(exc, InvalidHandshake) else "invalid handshake"
+            raise HandshakeError(f"invalid WebSocket handshake response: {message}")
+
+
+# -- server side -------------------------------------------------------------------------------
+
+#: ``process_request(request)`` may return ``(status, body)`` to refuse the upgrade.
+RequestFilter = Callable[[HandshakeRequest], tuple[int, str] | None]
+ConnectionHandler = Callable[[WebSocket, HandshakeRequest], Awaitable[None]]
+
+
+async def accept(
+    stream: anyio.abc.ByteStream,
+    *,
+    process_request: RequestFilter | None = None,
+    max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+) -> tuple[WebSocket, HandshakeRequest] | None:
+    """Run the server side of the opening handshake; ``None`` if the request was refused."""
+    protocol = ServerProtocol(max_size=max_message_size, logger=_PROTOCOL_LOGGER)
+    websocket = WebSocket(stream, protocol)
+    request: Request | None = None
+    while request is None:
+        try:
+            data = await stream.receive(_READ_SIZE)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            await websocket.abort()
+            return None
+        protocol.receive_data(data)
+        for event in protocol.events_received():
+            if isinstance(event, Request):
+                request = event
+        if request is None and protocol.handshake_exc is not None:
+            response = protocol.reject(400, "Invalid WebSocket handshake\n")
+            protocol.send_response(response)
+            await websocket._flush()
+            await websocket.abort()
+            return None
+    info = HandshakeRequest(path=request.path, headers=_headers_dict(request.headers))
+    refusal = process_request(info) if process_request else None
+    if refusal is not None:
+        status, body = refusal
+        response = protocol.reject(status, body)
+    else:
+        response = protocol.accept(request)
+    response.headers["Server"] = USER_AGENT
+    protocol.send_response(response)
+    await websocket._flush()
+    if response.status_code != 101:
+        await websocket.abort()
+        return None
+    websocket._drain_events()
+    return websocket, info
+
+
+def _headers_dict(headers: Headers) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.raw_items()}
+
+
+async def serve(
+    handler: ConnectionHandler,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    process_request: RequestFilter | None = None,
+    task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Listen on ``host:port`` and run ``handler`` for each accepted WebSocket until cancelled.
+
+    ``task_status.started`` receives the bound port (useful with ``port=0``).
+    """
+    listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
+    bound_port: int = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def on_connection(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            accepted = await accept(stream, process_request=process_request)
+            if accepted is None:
+                return
+            websocket, request = accepted
+            try:
+                await handler(websocket, request)
+            except ConnectionClosedError:
+                pass
+            finally:
+                await websocket.close()
+
+    async with listener:
+        task_status.started(bound_port)
+        await listener.serve(on_connection)
+
+
+__all__ = [
+    "HandshakeRequest",
+    "WebSocket",
+    "accept",
+    "connect",
+    "serve",
+]
