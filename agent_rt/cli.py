@@ -1,0 +1,377 @@
+"""The ``agent-rt`` command: a demo, a text chat, a WAV round trip, tools, and the local server.
+
+Every command runs against the bundled local Realtime server unless told otherwise (``--url``, or
+``--live`` with ``OPENAI_API_KEY``), so it works with no key and no network. Errors print one line
+on stderr and exit non-zero; ``--debug`` shows the traceback and the client's debug log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+
+from . import audio as audio_utils
+from .client import RealtimeClient
+from .plugins import format_report, load_plugins
+from .server import LocalRealtimeServer, Scenario
+from .tools import ToolResult, execute_tool_call
+
+DEMO_SCENARIO: dict[str, Any] = {
+    "rules": [
+        {
+            "match": "hello",
+            "reply": "Hi! I'm a local stand-in for a realtime model. Ask me the time, or some maths.",
+        },
+        {
+            "regex": r"time .*in tokyo",
+            "calls": [{"name": "get_time", "arguments": {"timezone": "Asia/Tokyo"}}],
+            "after_output": "In Tokyo it is {output.time} on {output.weekday}.",
+        },
+        {
+            "regex": r"what is (?P<expression>[0-9 +*/().-]+)",
+            "calls": [{"name": "calculate", "arguments": {"expression": "{expression}"}}],
+            "after_output": "{output.expression} is {output.result}.",
+        },
+        {
+            "match": "joke",
+            "reply": "Why did the packet cross the socket? To get to the other side, in order.",
+        },
+    ],
+    "transcripts": ["tell me a joke"],
+}
+
+DEMO_TURNS = ["Hello!", "What time is it in Tokyo?", "What is (17 + 4) * 23?"]
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def _print(*parts: object, end: str = "\n") -> None:
+    print(*parts, end=end, flush=True)
+
+
+# -- connection helpers ------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _endpoint(args: argparse.Namespace, scenario: Any = None) -> AsyncIterator[tuple[str | None, str]]:
+    """Yield ``(url, label)``: the given URL, the real service (``--live``) or a local server."""
+    if getattr(args, "live", False):
+        if not os.environ.get("OPENAI_API_KEY"):
+            raise CliError("--live needs OPENAI_API_KEY in the environment")
+        yield None, "the OpenAI Realtime API (live)"
+        return
+    if getattr(args, "url", None):
+        yield args.url, args.url
+        return
+    async with LocalRealtimeServer(scenario=scenario) as server:
+        yield server.url, f"the local Realtime server at {server.url}"
+
+
+def _client(args: argparse.Namespace, url: str | None, *, plugins: bool = True) -> RealtimeClient:
+    api_key = os.environ.get("OPENAI_API_KEY") if url is None else os.environ.get("OPENAI_API_KEY", "local")
+    return RealtimeClient(
+        api_key=api_key,
+        url=url,
+        model=getattr(args, "model", None),
+        protocol=getattr(args, "protocol", "ga"),
+        debug=args.debug,
+        plugins=plugins,
+    )
+
+
+class _Printer:
+    """Streams transcript deltas as they arrive and prints tool calls."""
+
+    def __init__(self, client: RealtimeClient) -> None:
+        self.streaming: str | None = None
+        client.on("conversation.updated", self.on_update)
+        client.on("tool.call.started", self.on_tool_started)
+        client.on("tool.call.finished", self.on_tool_finished)
+        client.on("error", self.on_error)
+
+    def on_update(self, event: dict[str, Any]) -> None:
+        item, delta = event["item"], event.get("delta") or {}
+        text = delta.get("transcript") or delta.get("text")
+        if text and item.get("role") == "assistant":
+            if self.streaming != item["id"]:
+                self.streaming = item["id"]
+                _print("assistant> ", end="")
+            _print(text, end="")
+
+    def end_line(self) -> None:
+        if self.streaming is not None:
+            _print()
+            self.streaming = None
+
+    def on_tool_started(self, event: dict[str, Any]) -> None:
+        self.end_line()
+        _print(f"  tool call  {event.get('name')}({event.get('arguments', '')})")
+
+    def on_tool_finished(self, event: dict[str, Any]) -> None:
+        status = "ok" if event.get("ok") else f"error: {event.get('error')}"
+        duration = float(event.get("duration") or 0.0) * 1000
+        _print(f"  tool done  {event.get('name')} [{status}, {duration:.1f} ms] -> {event.get('output')}")
+
+    def on_error(self, event: dict[str, Any]) -> None:
+        self.end_line()
+        error = event.get("error") if isinstance(event.get("error"), dict) else event
+        _print(f"  error: {error.get('message') if isinstance(error, dict) else error}")
+
+
+async def _answer(client: RealtimeClient, printer: _Printer, timeout: float) -> dict[str, Any]:
+    """Wait for the assistant's next finished message (tool calls in between run by themselves)."""
+    while True:
+        item = await client.wait_for_next_completed_item(timeout=timeout)
+        if item.get("type") == "message" and item.get("role") == "assistant":
+            printer.end_line()
+            return item
+
+
+def _describe_audio(item: dict[str, Any]) -> str:
+    samples = len(item["formatted"].get("audio", ()))
+    return f"  audio      {samples / audio_utils.SAMPLE_RATE:.2f} s, {samples} samples at 24 kHz"
+
+
+def _speech_like(seconds: float, seed: int = 7) -> audio_utils.Int16Array:
+    """Noise shaped like syllables: loud enough for server VAD, clearly not silence."""
+    rng = np.random.default_rng(seed)
+    count = int(seconds * audio_utils.SAMPLE_RATE)
+    envelope = 0.5 + 0.5 * np.sin(np.linspace(0, seconds * 2 * np.pi * 4, count))
+    signal = rng.normal(0, 0.25, count) * envelope
+    return audio_utils.float_to_pcm16(signal.astype(np.float32))
+
+
+def _ensure_demo_tools(client: RealtimeClient) -> None:
+    """Without the clock plugin installed, the demo brings its own ``get_time``."""
+    if client.tools.get("get_time") is not None:
+        return
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from .tools import function_tool
+
+    @function_tool
+    def get_time(timezone: str = "UTC") -> dict[str, Any]:
+        """Returns the current time in an IANA time zone."""
+        moment = datetime.now(ZoneInfo(timezone))
+        return {"timezone": timezone, "time": moment.strftime("%H:%M"), "weekday": moment.strftime("%A")}
+
+    client.tools.add(get_time)
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    scenario = dict(DEMO_SCENARIO)
+    scenario["rules"] = [dict(rule) for rule in DEMO_SCENARIO["rules"]]
+    async with _endpoint(args, Scenario.load(scenario)) as (url, label):
+        _print(f"agent-rt demo: talking to {label} ({args.protocol} protocol)")
+        client = _client(args, url)
+        _ensure_demo_tools(client)
+        loaded = client.plugins
+        plugin_names = ", ".join(info.name for info in loaded.plugins) if loaded else ""
+        _print(f"tools: {', '.join(client.tools.names())}  (plugins: {plugin_names or 'none'})")
+        await client.update_session(
+            instructions="You are a concise assistant. Use the tools for times and arithmetic.",
+            voice="alloy",
+            input_audio_transcription={"model": "whisper-1"},
+        )
+        printer = _Printer(client)
+        async with client:
+            session = await client.wait_for_session_created(timeout=args.timeout)
+            _print(f"session {session.get('id', '?')} created; model {session.get('model', '?')}")
+            for text in DEMO_TURNS:
+                _print(f"\nuser> {text}")
+                await client.send_user_message_content([{"type": "input_text", "text": text}])
+                item = await _answer(client, printer, args.timeout)
+                _print(_describe_audio(item))
+            _print("\nuser> (speaking: 1.5 s of audio, push-to-talk)")
+            await client.append_input_audio(_speech_like(1.5))
+            await client.create_response()
+            item = await _answer(client, printer, args.timeout)
+            _print(_describe_audio(item))
+            users = [i for i in client.conversation.get_items() if i.get("role") == "user"]
+            heard = users[-1]["formatted"].get("transcript") if users else None
+            _print(f"  the server heard the audio as: {heard!r}")
+        _print(f"\ndone: {len(client.conversation.get_items())} items in the conversation")
+    return 0
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    async with _endpoint(args) as (url, label):
+        client = _client(args, url)
+        printer = _Printer(client)
+        _print(f"chatting with {label}; end with Ctrl-D")
+        async with client:
+            await client.wait_for_session_created(timeout=args.timeout)
+            while True:
+                _print("you> ", end="")
+                line = await anyio.to_thread.run_sync(sys.stdin.readline)
+                if not line:
+                    _print()
+                    return 0
+                if not line.strip():
+                    continue
+                await client.send_user_message_content([{"type": "input_text", "text": line.strip()}])
+                await _answer(client, printer, args.timeout)
+
+
+async def _say(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not await anyio.Path(path).is_file():
+        raise CliError(f"no such file: {path}")
+    samples = await anyio.to_thread.run_sync(audio_utils.load_wav_for_realtime, path)
+    output = Path(args.output) if args.output else path.with_name(path.stem + ".reply.wav")
+    async with _endpoint(args) as (url, label):
+        client = _client(args, url)
+        printer = _Printer(client)
+        await client.update_session(turn_detection=None, input_audio_transcription={"model": "whisper-1"})
+        _print(f"sending {len(samples) / audio_utils.SAMPLE_RATE:.2f} s of audio to {label}")
+        async with client:
+            await client.wait_for_session_created(timeout=args.timeout)
+            await client.append_input_audio(samples)
+            await client.create_response()
+            item = await _answer(client, printer, args.timeout)
+    reply = item["formatted"].get("audio")
+    if reply is None or len(reply) == 0:
+        raise CliError("the reply has no audio")
+    audio_utils.write_wav(output, reply, audio_utils.SAMPLE_RATE)
+    _print(f"transcript: {item['formatted'].get('transcript') or item['formatted'].get('text')}")
+    _print(f"wrote {output} ({len(reply) / audio_utils.SAMPLE_RATE:.2f} s, 24 kHz mono 16-bit)")
+    return 0
+
+
+def _tools_list(args: argparse.Namespace) -> int:
+    loaded = load_plugins()
+    _print(format_report(loaded))
+    for tool in loaded.tools:
+        _print(f"\n{tool.name} (plugin {tool.plugin}):")
+        _print(json.dumps(tool.definition, indent=2))
+    return 1 if loaded.errors else 0
+
+
+async def _tools_call(args: argparse.Namespace) -> int:
+    loaded = load_plugins()
+    tool = next((t for t in loaded.tools if t.name == args.name), None)
+    if tool is None:
+        names = ", ".join(t.name for t in loaded.tools) or "none"
+        raise CliError(f"unknown tool {args.name!r} (installed: {names})")
+    try:
+        json.loads(args.arguments)
+    except ValueError as exc:
+        raise CliError(f"arguments are not valid JSON: {exc}") from exc
+    result: ToolResult = await execute_tool_call(tool, tool.name, "call_cli", args.arguments)
+    if not result.ok:
+        print(f"error: {result.error}", file=sys.stderr)
+        return 2
+    _print(result.output)
+    return 0
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    scenario = Scenario.load(Path(args.scenario)) if args.scenario else None
+    async with LocalRealtimeServer(
+        host=args.host, port=args.port, scenario=scenario, realtime_audio=args.realtime_audio
+    ) as server:
+        _print(f"local Realtime server listening at {server.url} (Ctrl-C to stop)")
+        await anyio.sleep_forever()
+    return 0
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agent-rt", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="debug logging and full tracebacks")
+    parser.add_argument("--trio", action="store_true", help="run on trio instead of asyncio")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def connection(sub: argparse.ArgumentParser, live: bool = True) -> None:
+        sub.add_argument("--url", help="a Realtime WebSocket URL (default: a local server)")
+        sub.add_argument("--model", help="model name sent in the URL")
+        sub.add_argument("--protocol", choices=["ga", "beta"], default="ga")
+        sub.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each reply")
+        if live:
+            sub.add_argument("--live", action="store_true", help="use the real API (needs OPENAI_API_KEY)")
+
+    connection(commands.add_parser("demo", help="a scripted conversation with a tool call (the main demo)"))
+    connection(commands.add_parser("chat", help="an interactive text chat"))
+    say = commands.add_parser("say", help="send a WAV file, write the spoken reply to a WAV file")
+    say.add_argument("file")
+    say.add_argument("-o", "--output", help="reply WAV (default: FILE.reply.wav)")
+    connection(say)
+    tools = commands.add_parser("tools", help="list or call installed plugin tools").add_subparsers(
+        dest="tools_command", required=True
+    )
+    tools.add_parser("list", help="installed plugins, their tools and schemas")
+    call = tools.add_parser("call", help="validate and run a tool locally")
+    call.add_argument("name")
+    call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
+    serve = commands.add_parser("serve", help="run the local Realtime server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--scenario", help="a scenario JSON file")
+    serve.add_argument("--realtime-audio", action="store_true", help="pace audio in real time")
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        return await _demo(args)
+    if args.command == "chat":
+        return await _chat(args)
+    if args.command == "say":
+        return await _say(args)
+    if args.command == "serve":
+        return await _serve(args)
+    if args.tools_command == "list":
+        return _tools_list(args)
+    return await _tools_call(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s"
+    )
+    try:
+        return anyio.run(_run, args, backend="trio" if args.trio else "asyncio")
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"agent-rt: error: {_one_line(_innermost(exc))}", file=sys.stderr)
+        return 1
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups raised by task groups."""
+    while isinstance(getattr(exc, "exceptions", None), tuple) and exc.exceptions:  # type: ignore[attr-defined]
+        exc = exc.exceptions[0]  # type: ignore[attr-defined]
+    return exc
+
+
+def _one_line(exc: BaseException) -> str:
+    from ._secrets import redact
+
+    text = str(exc) or type(exc).__name__
+    return redact(" ".join(text.split()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

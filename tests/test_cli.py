@@ -1,0 +1,145 @@
+"""The ``agent-rt`` command, driven as a subprocess the way a user runs it (local server, no key)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent_rt import audio
+
+TIMEOUT = 60
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key != "OPENAI_API_KEY"}
+    return subprocess.run(
+        [sys.executable, "-m", "agent_rt", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("extra", [[], ["--protocol", "beta"]])
+def test_demo_shows_a_full_conversation_with_tool_calls(extra: list[str]) -> None:
+    result = run("demo", *extra)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "the local Realtime server" in out
+    assert 'tool call  calculate({"expression": "(17 + 4) * 23"})' in out
+    assert "tool done  calculate [ok" in out
+    assert "assistant> (17 + 4) * 23 is 483." in out
+    assert "tool done  get_time [ok" in out
+    assert "assistant> In Tokyo it is " in out
+    assert "{output" not in out
+    assert "the server heard the audio as: 'tell me a joke'" in out
+    assert "samples at 24 kHz" in out
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_runs_on_trio() -> None:
+    result = run("--trio", "demo")
+    assert result.returncode == 0, result.stderr
+    assert "is 483." in result.stdout
+
+
+def test_chat_answers_each_line_and_exits_on_eof() -> None:
+    result = run("chat", stdin="hello there\n\nsecond line\n")
+    assert result.returncode == 0, result.stderr
+    assert "assistant> You said: hello there" in result.stdout
+    assert "assistant> You said: second line" in result.stdout
+
+
+def test_say_writes_a_24khz_mono_reply(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    stereo = (rng.normal(0, 6000, (16000, 2))).astype(np.int16)  # 1 s at 16 kHz, stereo
+    source, reply = tmp_path / "in.wav", tmp_path / "out.wav"
+    audio.write_wav(source, stereo, 16000)
+    result = run("say", str(source), "-o", str(reply))
+    assert result.returncode == 0, result.stderr
+    assert "transcript: You said: [1.0 s of audio]" in result.stdout
+    with wave.open(str(reply)) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (24000, 1, 2)
+        assert wav.getnframes() > 0
+
+
+def test_say_reports_a_missing_file() -> None:
+    result = run("say", "/no/such/file.wav")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "agent-rt: error: no such file: /no/such/file.wav"
+
+
+def test_tools_list_shows_installed_plugins_and_schemas() -> None:
+    result = run("tools", "list")
+    assert result.returncode == 0, result.stderr
+    assert "clock [agent-rt-clock" in result.stdout
+    assert "weather [agent-rt-weather" in result.stdout
+    assert '"name": "calculate"' in result.stdout
+
+
+def test_tools_call_runs_a_tool() -> None:
+    result = run("tools", "call", "calculate", '{"expression": "2 ** 10"}')
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"expression": "2 ** 10", "result": 1024}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "status", "message"),
+    [
+        ('{"expression": 3}', 2, "3 is not of type 'string'"),
+        ("{bad", 1, "arguments are not valid JSON"),
+    ],
+)
+def test_tools_call_rejects_bad_arguments(arguments: str, status: int, message: str) -> None:
+    result = run("tools", "call", "calculate", arguments)
+    assert result.returncode == status
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+
+
+def test_tools_call_unknown_tool() -> None:
+    result = run("tools", "call", "nope", "{}")
+    assert result.returncode == 1
+    assert "unknown tool 'nope'" in result.stderr
+
+
+def test_live_without_a_key_is_one_clear_line() -> None:
+    result = run("demo", "--live")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "agent-rt: error: --live needs OPENAI_API_KEY in the environment"
+
+
+def test_unreachable_url_is_one_clear_line() -> None:
+    result = run("chat", "--url", "ws://127.0.0.1:1/v1/realtime", stdin="")
+    assert result.returncode == 1
+    assert result.stderr.startswith("agent-rt: error: could not connect")
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_prints_its_url_and_stops_on_terminate() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent_rt", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("local Realtime server listening at ws://127.0.0.1:")
+        port = int(line.split("127.0.0.1:")[1].split("/")[0])
+        assert port > 0
+    finally:
+        process.terminate()
+        process.wait(timeout=TIMEOUT)
