@@ -1,0 +1,24 @@
+"""A few text turns; the assistant's transcript streams as it arrives (audio comes along too)."""
+
+from __future__ import annotations
+
+from _common import next_assistant_message, realtime_client, run, stream_transcripts
+
+SCENARIO = {"rules": [{"match": "name", "reply": "I'm a local stand-in model. Nice to meet you!"}]}
+TURNS = ["Hi, what's your name?", "Tell me something about realtime APIs."]
+
+
+async def main() -> None:
+    async with realtime_client(SCENARIO, plugins=False) as client:
+        await client.update_session(instructions="Answer in one short sentence.")
+        stream_transcripts(client)
+        async with client:
+            for text in TURNS:
+                print(f"user: {text}\nassistant: ", end="", flush=True)
+                await client.send_user_message_content([{"type": "input_text", "text": text}])
+                item = await next_assistant_message(client)
+                print(f"  ({len(item['formatted']['audio']) / 24000:.2f} s of audio)")
+
+
+if __name__ == "__main__":
+    run(main)
