@@ -35,9 +35,7 @@ async def realtime_client(scenario: Any = None, **options: Any) -> AsyncIterator
         print("using the OpenAI Realtime API (OPENAI_API_KEY is set)")
         yield RealtimeClient(**options)
         return
-    async with LocalRealtimeServer(
-        scenario=scenario, realtime_audio=options.pop("realtime_audio", False)
-    ) as server:
+    async with LocalRealtimeServer(scenario=scenario, realtime_audio=paced) as server:
         print(f"using the local Realtime server at {server.url} (no key, no network)")
         yield RealtimeClient(url=server.url, api_key="local", **options)
 
