@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .api import RealtimeAPI
 from .client import RealtimeClient
+from .client_secrets import ClientSecret, ClientSecretError, create_client_secret
 from .errors import (
     ConfigurationError,
     ConnectionClosedError,
@@ -35,6 +36,8 @@ from .tools import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ClientSecret",
+    "ClientSecretError",
     "ConfigurationError",
     "ConnectionClosedError",
     "ConversationError",
@@ -56,6 +59,7 @@ __all__ = [
     "ToolResult",
     "UnknownToolError",
     "__version__",
+    "create_client_secret",
     "function_tool",
     "hookimpl",
     "load_plugins",

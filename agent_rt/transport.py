@@ -158,6 +158,10 @@ class WebSocket:
             self._drain_events()
             with contextlib.suppress(ConnectionClosedError):
                 await self._flush()
+            if self._protocol.parser_exc is not None and self._protocol.state is not State.OPEN:
+                # We failed the connection (bad framing): our close frame is out and everything
+                # the peer sends from now on is discarded, so don't wait for its EOF.
+                await self._mark_eof()
             if self._protocol.state is State.CLOSED:
                 await self._close_stream()
         return self._messages.popleft()
@@ -220,6 +224,12 @@ class WebSocket:
                     self._protocol.send_close(code, reason)
                 await self._flush_locked()
         except ConnectionClosedError:
+            return
+        if self._protocol.close_rcvd is not None:
+            # The peer's close frame already arrived: the handshake is over once ours is out, and
+            # the peer may be waiting only for the end of the stream (a client that failed the
+            # connection discards everything until EOF). Don't sit out the timeout.
+            await self.abort()
             return
         with anyio.move_on_after(timeout):
             if self._reading:
@@ -333,22 +343,78 @@ RequestFilter = Callable[[HandshakeRequest], tuple[int, str] | None]
 ConnectionHandler = Callable[[WebSocket, HandshakeRequest], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class HttpRequest:
+    """A plain (non-upgrade) HTTP request; header names are lower-case."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+#: ``http_handler(request)`` answers plain HTTP requests with ``(status, content_type, body)``.
+HttpHandler = Callable[[HttpRequest], Awaitable[tuple[int, str, bytes]]]
+
+_MAX_HTTP_BODY = 1 << 20
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+async def _answer_plain_http(stream: anyio.abc.ByteStream, data: bytes, handler: HttpHandler) -> None:
+    """Read one HTTP/1.1 request (headers + ``content-length`` body), answer it, and close."""
+    try:
+        while b"\r\n\r\n" not in data and len(data) < 65536:
+            data += await stream.receive(_READ_SIZE)
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        method, path, _version = lines[0].split(" ", 2)
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0") or 0)
+        if not 0 <= length <= _MAX_HTTP_BODY:
+            raise ValueError("bad content-length")
+        while len(body) < length:
+            body += await stream.receive(_READ_SIZE)
+        status, content_type, payload = await handler(HttpRequest(method, path, headers, body[:length]))
+    except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        return
+    except ValueError:
+        status, content_type, payload = 400, "text/plain", b"bad request\n"
+    reason = _REASONS.get(status, "Error")
+    head_out = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\n"
+        f"content-length: {len(payload)}\r\nconnection: close\r\nserver: {USER_AGENT}\r\n\r\n"
+    )
+    with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        await stream.send(head_out.encode("latin-1") + payload)
+
+
 async def accept(
     stream: anyio.abc.ByteStream,
     *,
     process_request: RequestFilter | None = None,
     max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+    http_handler: HttpHandler | None = None,
 ) -> tuple[WebSocket, HandshakeRequest] | None:
     """Run the server side of the opening handshake; ``None`` if the request was refused."""
     protocol = ServerProtocol(max_size=max_message_size, logger=_PROTOCOL_LOGGER)
     websocket = WebSocket(stream, protocol)
     request: Request | None = None
+    first = True
     while request is None:
         try:
             data = await stream.receive(_READ_SIZE)
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             await websocket.abort()
             return None
+        if first and http_handler is not None and not data.startswith(b"GET "):
+            # Not a WebSocket upgrade (websockets only parses GET): a plain HTTP request.
+            await _answer_plain_http(stream, data, http_handler)
+            await websocket.abort()
+            return None
+        first = False
         protocol.receive_data(data)
         for event in protocol.events_received():
             if isinstance(event, Request):
@@ -386,6 +452,7 @@ async def serve(
     port: int = 0,
     *,
     process_request: RequestFilter | None = None,
+    http_handler: HttpHandler | None = None,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Listen on ``host:port`` and run ``handler`` for each accepted WebSocket until cancelled.
@@ -397,7 +464,7 @@ async def serve(
 
     async def on_connection(stream: anyio.abc.SocketStream) -> None:
         async with stream:
-            accepted = await accept(stream, process_request=process_request)
+            accepted = await accept(stream, process_request=process_request, http_handler=http_handler)
             if accepted is None:
                 return
             websocket, request = accepted

@@ -35,6 +35,7 @@ import anyio.abc
 from ..errors import ConnectionClosedError
 from ..transport import HandshakeRequest, WebSocket, serve
 from . import errors
+from .client_secrets import ClientSecretIssuer, bearer_token
 from .config import Dialect
 from .scenario import Scenario, ScenarioSource
 from .session import RealtimeSession
@@ -81,6 +82,8 @@ class ConnectionInfo:
     headers: Mapping[str, str]
     session: RealtimeSession
     events_sent: int = 0
+    client_secret: bool = False
+    """The connection was authorized with an ephemeral client secret this server issued."""
     close_code: int | None = None
     """The close code the server saw (the client's close frame, or 1006 if the link dropped)."""
     closed: anyio.Event = field(default_factory=anyio.Event)
@@ -257,6 +260,16 @@ class RealtimeServerApp:
         self.reject_beta = reject_beta
         self.seed = seed
         self.connections: list[ConnectionInfo] = []
+        self.client_secrets = ClientSecretIssuer()
+
+    def _check_request(self, request: HandshakeRequest) -> tuple[int, str] | None:
+        refusal = _refuse_other_paths(request)
+        if refusal is not None:
+            return refusal
+        token = bearer_token(request.headers)
+        if token is not None and token.startswith("ek_") and not self.client_secrets.is_valid(token):
+            return (401, "Unauthorized: unknown or expired client secret\n")
+        return None
 
     async def __call__(self, websocket: WebSocket, request: HandshakeRequest) -> None:
         headers = dict(request.headers)
@@ -276,6 +289,7 @@ class RealtimeServerApp:
             or any(p.startswith("openai-insecure-api-key.") for p in protocols),
             headers=headers,
             session=session,
+            client_secret=self.client_secrets.is_valid(bearer_token(headers) or ""),
         )
         self.connections.append(info)
         try:
@@ -304,7 +318,14 @@ class RealtimeServerApp:
         task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen until cancelled; ``task_status.started`` receives the bound port."""
-        await serve(self, host, port, process_request=_refuse_other_paths, task_status=task_status)
+        await serve(
+            self,
+            host,
+            port,
+            process_request=self._check_request,
+            http_handler=self.client_secrets.handle,
+            task_status=task_status,
+        )
 
 
 async def serve_realtime(
@@ -358,6 +379,11 @@ class LocalRealtimeServer:
     def url(self) -> str:
         """The WebSocket URL of the Realtime endpoint (append ``?model=...`` as with the service)."""
         return f"ws://{self.host}:{self.port}/v1/realtime"
+
+    @property
+    def http_url(self) -> str:
+        """The REST base URL (``create_client_secret(base_url=server.http_url)``)."""
+        return f"http://{self.host}:{self.port}/v1"
 
     @property
     def connections(self) -> list[ConnectionInfo]:

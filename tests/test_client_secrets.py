@@ -1,0 +1,96 @@
+"""Ephemeral client secrets against the local server's endpoint over loopback, and error shapes."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from agent_rt import (
+    ClientSecretError,
+    ConfigurationError,
+    HandshakeError,
+    RealtimeClient,
+    create_client_secret,
+)
+from agent_rt.server import LocalRealtimeServer
+
+pytestmark = pytest.mark.anyio
+
+KEY = "sk-test-CLIENTSECRETKEY0123456789"
+
+
+async def test_issued_secret_connects_and_is_recorded() -> None:
+    async with LocalRealtimeServer() as server:
+        secret = await create_client_secret(
+            KEY, session={"model": "gpt-realtime"}, expires_after=60, base_url=server.http_url
+        )
+        assert secret.value.startswith("ek_")
+        assert secret.value not in repr(secret)
+        assert secret.session["type"] == "realtime"
+        assert secret.session["model"] == "gpt-realtime"
+        client = RealtimeClient(api_key=secret.value, url=server.url, plugins=False)
+        async with client:
+            await client.send_user_message_content([{"type": "input_text", "text": "hi"}])
+            await client.wait_for_next_item(timeout=5)
+            await client.wait_for_next_item(timeout=5)
+            item = await client.wait_for_next_completed_item(timeout=5)
+        assert item["formatted"]["transcript"] == "You said: hi"
+        assert server.connections[0].client_secret is True
+        assert secret.value not in repr(client)
+
+
+async def test_unknown_client_secret_is_refused_at_the_handshake() -> None:
+    async with LocalRealtimeServer() as server:
+        client = RealtimeClient(api_key="ek_" + "0" * 32, url=server.url, plugins=False)
+        with pytest.raises(HandshakeError) as caught:
+            await client.connect()
+        assert "401" in str(caught.value)
+        assert "0" * 32 not in str(caught.value)
+
+
+async def test_bad_expiry_is_a_typed_error_with_the_server_message() -> None:
+    async with LocalRealtimeServer() as server:
+        with pytest.raises(ClientSecretError) as caught:
+            await create_client_secret(KEY, expires_after=5, base_url=server.http_url)
+    assert caught.value.status == 400
+    assert "expires_after.seconds" in str(caught.value)
+
+
+async def test_missing_key_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ConfigurationError):
+        await create_client_secret(base_url="http://127.0.0.1:9/v1")
+
+
+async def test_service_error_shape_and_request_body() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        error = {
+            "message": f"Incorrect API key provided: {KEY}",
+            "type": "invalid_request_error",
+            "code": "x",
+        }
+        return httpx.Response(401, json={"error": error})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        with pytest.raises(ClientSecretError) as caught:
+            await create_client_secret(KEY, session={"model": "m"}, expires_after=120, http_client=http)
+    assert caught.value.status == 401
+    assert caught.value.code == "x"
+    assert KEY not in str(caught.value)
+    request = seen[0]
+    assert str(request.url) == "https://api.openai.com/v1/realtime/client_secrets"
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert json.loads(request.content) == {
+        "session": {"type": "realtime", "model": "m"},
+        "expires_after": {"anchor": "created_at", "seconds": 120},
+    }
+
+
+async def test_unreachable_endpoint_is_a_typed_error() -> None:
+    with pytest.raises(ClientSecretError, match="could not reach"):
+        await create_client_secret(KEY, base_url="http://127.0.0.1:1/v1")
