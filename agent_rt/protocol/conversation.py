@@ -172,6 +172,8 @@ class RealtimeConversation:
 
     def process(self, event: Event) -> ConversationUpdate:
         """Like :meth:`process_event`, also saying whether the item was appended or completed."""
+        if not isinstance(event, Mapping):
+            raise ConversationError(f"event is not an object: {type(event).__name__}")
         event_type = event.get("type")
         if not isinstance(event_type, str):
             raise ConversationError("event has no type", event=dict(event))
@@ -417,7 +419,11 @@ class RealtimeConversation:
         return ConversationUpdate(item, {"transcript": delta})
 
     def _transcription_completed(self, event: Event) -> ConversationUpdate:
-        transcript = event.get("transcript") or ""
+        transcript = event.get("transcript")
+        if transcript is None:
+            transcript = ""
+        elif not isinstance(transcript, str):
+            raise ConversationError(f"transcript must be a string, not {type(transcript).__name__}")
         index = event.get("content_index", 0)
         item = self._by_id.get(event["item_id"])
         if item is None:

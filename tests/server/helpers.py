@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from agent_rt.audio import pcm16_to_base64
 from numpy.typing import NDArray
 
+from agent_rt.audio import pcm16_to_base64
 from agent_rt.server import RealtimeSession
 
 Event = dict[str, Any]

@@ -6,8 +6,8 @@ import base64
 
 import numpy as np
 import pytest
-from agent_rt.audio import base64_to_pcm16, ulaw_encode
 
+from agent_rt.audio import base64_to_pcm16, ulaw_encode
 from agent_rt.server import RealtimeSession, threshold_to_rms
 
 from .helpers import RATE, append, append_in_chunks, error_of, manual_session, one, only, silence, tone, types

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from agent_rt.audio import base64_to_pcm16, pcm16_to_base64
 
+from agent_rt.audio import base64_to_pcm16, pcm16_to_base64
 from agent_rt.server import MS_PER_CHAR, RealtimeSession
 
 from .helpers import error_of, one, only, tone, types, user_text

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from agent_rt.audio import base64_to_pcm16
 
+from agent_rt.audio import base64_to_pcm16
 from agent_rt.server import MS_PER_CHAR, RealtimeSession
 
 from .helpers import RATE, append_in_chunks, error_of, one, only, silence, tone, types, user_text
