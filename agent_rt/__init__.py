@@ -7,9 +7,11 @@ trio): :class:`RealtimeAPI` (the socket), :class:`RealtimeConversation` (the ite
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .api import RealtimeAPI
 from .client import RealtimeClient
-from .client_secrets import ClientSecret, ClientSecretError, create_client_secret
 from .errors import (
     ConfigurationError,
     ConnectionClosedError,
@@ -21,7 +23,6 @@ from .errors import (
     ServerError,
 )
 from .hookspecs import hookimpl
-from .plugins import LoadedPlugins, PluginConflictError, PluginError, load_plugins
 from .protocol.conversation import RealtimeConversation
 from .tools import (
     FunctionTool,
@@ -33,7 +34,32 @@ from .tools import (
     function_tool,
 )
 
+if TYPE_CHECKING:
+    from .client_secrets import ClientSecret, ClientSecretError, create_client_secret
+    from .plugins import LoadedPlugins, PluginConflictError, PluginError, load_plugins
+
 __version__ = "0.1.0"
+
+# Imported on first use, to keep ``import agent_rt`` fast (httpx; entry-point scanning helpers).
+_LAZY = {
+    "ClientSecret": "client_secrets",
+    "ClientSecretError": "client_secrets",
+    "create_client_secret": "client_secrets",
+    "LoadedPlugins": "plugins",
+    "PluginConflictError": "plugins",
+    "PluginError": "plugins",
+    "load_plugins": "plugins",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent_rt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ClientSecret",

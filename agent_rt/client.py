@@ -18,7 +18,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.abc
@@ -27,7 +27,6 @@ from . import audio as audio_utils
 from .api import RealtimeAPI
 from .errors import ConfigurationError, ConnectionClosedError, ConversationError, NotConnectedError
 from .events import EventEmitter
-from .plugins import LoadedPlugins, load_plugins
 from .protocol.conversation import ConversationUpdate, Item, RealtimeConversation, sample_rate
 from .protocol.dialect import (
     config_to_wire,
@@ -38,6 +37,9 @@ from .protocol.dialect import (
     read_setting,
     turn_detection_enabled,
 )
+
+if TYPE_CHECKING:
+    from .plugins import LoadedPlugins
 from .tools import Tool, ToolRegistry, ToolResult, execute_tool_call
 
 logger = logging.getLogger("agent_rt.client")
@@ -132,6 +134,8 @@ class RealtimeClient(EventEmitter):
         :class:`~agent_rt.plugins.PluginConflictError`. ``AGENT_RT_PLUGINS`` /
         ``AGENT_RT_DISABLE_PLUGINS`` (comma-separated names) narrow the selection.
         """
+        from .plugins import load_plugins  # deferred: keeps `import agent_rt` fast
+
         loaded = load_plugins(plugins, disabled=disabled)
         for error in loaded.errors:
             logger.warning("tool plugin not loaded: %s", error)

@@ -156,8 +156,9 @@ class WebSocket:
                 continue
             self._protocol.receive_data(data)
             self._drain_events()
-            with contextlib.suppress(ConnectionClosedError):
-                await self._flush()
+            if self._protocol.writes:  # a pong or a close reply; most reads queue nothing
+                with contextlib.suppress(ConnectionClosedError):
+                    await self._flush()
             if self._protocol.parser_exc is not None and self._protocol.state is not State.OPEN:
                 # We failed the connection (bad framing): our close frame is out and everything
                 # the peer sends from now on is discarded, so don't wait for its EOF.

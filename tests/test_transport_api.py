@@ -213,6 +213,7 @@ async def test_debug_logging_redacts_the_key(caplog: pytest.LogCaptureFixture) -
     key = "sk-proj-SECRETSECRETSECRET123"
 
     async def handler(ws: WebSocket, request: HandshakeRequest) -> None:
+        await ws.receive()  # the client's session.update, then the echo: no race with the waiter
         await ws.send_text(
             json.dumps({"type": "echo", "event_id": "e", "text": f"Bearer {key}", "a": "x" * 500})
         )
@@ -221,9 +222,10 @@ async def test_debug_logging_redacts_the_key(caplog: pytest.LogCaptureFixture) -
     caplog.set_level(logging.DEBUG, logger="agent_rt")
     async with scripted_server(handler) as url:
         api = RealtimeAPI(url=url, api_key=key, debug=True)
-        async with api:
+        async with api, anyio.create_task_group() as group:
+            group.start_soon(api.wait_for_next, "server.echo", 5)
+            await anyio.lowlevel.checkpoint()  # the waiter is registered before anything is sent
             await api.send("session.update", {"session": {"instructions": key}})
-            await api.wait_for_next("server.echo", timeout=5)
         text = caplog.text + repr(api)
     assert "received" in caplog.text
     assert "sent" in caplog.text

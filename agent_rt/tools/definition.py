@@ -14,12 +14,10 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema.exceptions
-import jsonschema.validators
-from jsonschema import Draft202012Validator
-from jsonschema.protocols import Validator
+if TYPE_CHECKING:  # jsonschema is imported on first use: it is a third of `import agent_rt` otherwise
+    from jsonschema.protocols import Validator
 
 from ..errors import ConfigurationError
 
@@ -107,7 +105,10 @@ def check_parameters_schema(parameters: object, *, tool: str | None = None) -> N
         json.dumps(parameters, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ToolDefinitionError(f"'parameters' is not JSON-encodable: {exc}", tool=tool) from None
-    cls = jsonschema.validators.validator_for(parameters, default=Draft202012Validator)
+    import jsonschema.exceptions
+    import jsonschema.validators
+
+    cls = jsonschema.validators.validator_for(parameters, default=jsonschema.validators.Draft202012Validator)
     try:
         cls.check_schema(dict(parameters))
     except jsonschema.exceptions.SchemaError as exc:
@@ -118,7 +119,9 @@ def check_parameters_schema(parameters: object, *, tool: str | None = None) -> N
 
 def compile_validator(parameters: Mapping[str, Any]) -> Validator:
     """Build the validator once, so that each call only pays for ``iter_errors``."""
-    cls = jsonschema.validators.validator_for(parameters, default=Draft202012Validator)
+    import jsonschema.validators
+
+    cls = jsonschema.validators.validator_for(parameters, default=jsonschema.validators.Draft202012Validator)
     return cls(parameters)
 
 

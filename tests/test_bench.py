@@ -1,0 +1,20 @@
+"""Smoke checks of the benchmark code paths (small sizes; no timing thresholds: figures live in bench/)."""
+
+from __future__ import annotations
+
+from bench.common import SAMPLES_PER_DELTA, audio_delta_payload
+from bench.p1_conversation import baseline_time, conversation_time
+from bench.p4_memory import run as run_memory
+
+
+def test_p1_measures_positive_times_for_the_same_audio() -> None:
+    payload = audio_delta_payload()
+    assert conversation_time(50, payload) > 0
+    assert baseline_time(50, payload) > 0
+
+
+def test_p4_reports_peak_against_raw_pcm() -> None:
+    (row,) = run_memory(quick=True)
+    assert row.ratio is not None
+    assert row.ratio >= 1.0  # the cache holds at least the raw PCM
+    assert f"{5 * 600 * SAMPLES_PER_DELTA * 2 / 1e6:.1f} MB raw PCM" == row.baseline
