@@ -75,7 +75,7 @@ def run(quick: bool) -> list[Row]:
     payload = audio_delta_payload()
     large = 600 if quick else 6000
     small_time = best_of(7, lambda: conversation_time(100, payload)) / 100
-    large_time = best_of(1 if not quick else 3, lambda: conversation_time(large, payload)) / large
+    large_time = best_of(3, lambda: conversation_time(large, payload)) / large
     base = best_of(3, lambda: baseline_time(large, payload)) / large
     rows = [
         Row(

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 Int16Array = NDArray[np.int16]
 
-_GROWTH = 1.5
+_GROWTH = 2.0
 _MIN_CAPACITY = 4096
 _EMPTY: Int16Array = np.zeros(0, dtype=np.int16)
 _EMPTY.setflags(write=False)
