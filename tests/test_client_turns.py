@@ -197,3 +197,36 @@ async def test_methods_before_connect_raise_not_connected() -> None:
         await client.wait_for_session_created(timeout=1)
     with pytest.raises(NotConnectedError):
         await client.send_user_message_content([{"type": "input_text", "text": "x"}])
+
+
+async def test_a_full_turn_at_debug_never_shows_the_key(
+    protocol: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "sk-test-RECOGNIZABLEKEY1234567890"
+    caplog.set_level("DEBUG")
+    async with LocalRealtimeServer(scenario=SCENARIO) as server:
+        client = RealtimeClient(api_key=key, url=server.url, protocol=protocol, debug=True, plugins=False)
+        await client.add_tool(
+            {"name": "echo", "description": "Echo", "parameters": {"type": "object", "properties": {}}},
+            lambda args: {"said": key},  # even a tool output carrying the key is redacted in the logs
+        )
+        async with client:
+            await client.send_user_message_content([{"type": "input_text", "text": f"my key is {key}"}])
+            await client.wait_for_next_item(timeout=5)
+            await client.wait_for_next_item(timeout=5)
+            await client.wait_for_next_completed_item(timeout=5)
+            texts = [repr(client), repr(client.realtime), str(server.connections[0].headers.get("x", ""))]
+        try:
+            await client.send_user_message_content([{"type": "input_text", "text": "x"}])
+        except Exception as exc:  # sending after disconnect: the error must not carry the key either
+            texts.append(str(exc))
+            texts.append(repr(exc))
+    assert "Bearer" in server.connections[0].headers["authorization"]  # it was really sent
+    assert any("sent" in record.getMessage() for record in caplog.records)
+    for record in caplog.records:
+        assert key not in record.getMessage()
+    for text in texts:
+        assert key not in text
+    captured = capsys.readouterr()
+    assert key not in captured.out
+    assert key not in captured.err
