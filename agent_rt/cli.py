@@ -352,6 +352,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return anyio.run(_run, args, backend="trio" if args.trio else "asyncio")
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `agent-rt tools list | head`: the reader left; not an error
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+        return 0
     except Exception as exc:
         if args.debug:
             raise

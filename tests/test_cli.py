@@ -143,3 +143,4 @@ def test_serve_prints_its_url_and_stops_on_terminate() -> None:
     finally:
         process.terminate()
         process.wait(timeout=TIMEOUT)
+
