@@ -143,4 +143,3 @@ def test_serve_prints_its_url_and_stops_on_terminate() -> None:
     finally:
         process.terminate()
         process.wait(timeout=TIMEOUT)
-
