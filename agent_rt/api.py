@@ -52,6 +52,23 @@ def _summarize(event: Mapping[str, Any]) -> str:
     return redact(json.dumps(shorten(event), default=repr))
 
 
+_DECODER = json.JSONDecoder()
+
+
+def _parse_json(text: str) -> Any:
+    """``json.loads`` for one server frame, about twice as fast on the usual compact frame.
+
+    ``json.loads`` matches a whitespace regex before and after the document on every call;
+    ``raw_decode`` does not. Frames with surrounding whitespace or trailing data (rare) go
+    through ``json.loads``, which accepts or rejects them exactly as before.
+    """
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except ValueError:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
 class RealtimeAPI(EventEmitter):
     """One WebSocket connection to a Realtime server.
 
@@ -175,7 +192,9 @@ class RealtimeAPI(EventEmitter):
         closed: ConnectionClosedError
         try:
             while True:
-                message = await websocket.receive()
+                message = websocket.receive_queued()
+                if message is None:
+                    message = await websocket.receive()
                 self._on_message(message)
         except ConnectionClosedError as exc:
             closed = exc
@@ -193,7 +212,7 @@ class RealtimeAPI(EventEmitter):
             if isinstance(message, bytes):
                 raise ProtocolError(f"unexpected binary frame ({len(message)} bytes) from the server")
             try:
-                event = json.loads(message)
+                event = _parse_json(message)
             except ValueError:
                 raise ProtocolError(
                     f"server sent a frame that is not JSON: {redact(message[:200])!r}"

@@ -60,7 +60,7 @@ class EventEmitter:
         return bool(self._handlers.get(name)) or bool(self._waiters.get(name))
 
     def emit(self, name: str, payload: Any = None) -> None:
-        waiters = self._waiters.pop(name, None)
+        waiters = self._waiters.pop(name, None) if self._waiters else None
         if waiters:
             for waiter in waiters:
                 waiter.value = payload
@@ -74,7 +74,7 @@ class EventEmitter:
             except Exception as exc:
                 self._handler_failed(name, handler, exc)
                 continue
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):  # sync handlers: no ABC check
                 self._spawn(name, handler, result)
 
     def _spawn(self, name: str, handler: Handler, awaitable: Awaitable[None]) -> None:
@@ -109,6 +109,8 @@ class EventEmitter:
             waiters = self._waiters.get(name)
             if waiters and waiter in waiters:
                 waiters.remove(waiter)
+                if not waiters:  # keep ``_waiters`` empty when nobody waits: emit() checks it first
+                    del self._waiters[name]
         if waiter.error is not None:
             raise waiter.error
         return waiter.value

@@ -42,7 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="reduced sizes (CI)")
     parser.add_argument("--only", default="", help="comma-separated subset, e.g. P1,P3")
+    parser.add_argument(
+        "--js-deltas",
+        type=int,
+        default=0,
+        help="P1: audio deltas for the JS port (default 600 with --quick, else 6000: ~4 min)",
+    )
     args = parser.parse_args(argv)
+    p1_conversation.JS_DELTAS = args.js_deltas
     chosen = [name.strip().upper() for name in args.only.split(",") if name.strip()] or list(BENCHMARKS)
     rows: list[Row] = []
     for name in chosen:

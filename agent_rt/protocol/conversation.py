@@ -15,7 +15,6 @@ keeps running. Unknown event types and unknown fields are ignored.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import copy
 from collections.abc import Callable, Mapping
@@ -26,7 +25,7 @@ import numpy as np
 from ..audio import alaw_decode, ulaw_decode
 from ..errors import ConversationError
 from .audio_buffer import AudioBuffer, InputAudioTrack, Int16Array, empty_audio
-from .dialect import has_key, normalize_event_type, turn_detection_enabled
+from .dialect import BETA_TO_GA_EVENTS, has_key, turn_detection_enabled
 
 Item = dict[str, Any]
 Delta = dict[str, Any]
@@ -52,7 +51,7 @@ _NOTHING = ConversationUpdate(None, None)
 def decode_audio(data: str, audio_format: str = "pcm16") -> Int16Array:
     """Base64 audio in ``audio_format`` to int16 samples (PCM16 without an extra copy)."""
     try:
-        raw = base64.b64decode(data, validate=False)
+        raw = binascii.a2b_base64(data)  # what base64.b64decode calls, without its copy of ``data``
     except (binascii.Error, ValueError) as exc:
         raise ConversationError(f"audio is not valid base64: {exc}") from None
     if audio_format == "g711_ulaw":
@@ -62,6 +61,16 @@ def decode_audio(data: str, audio_format: str = "pcm16") -> Int16Array:
     if len(raw) % 2:
         raw = raw[:-1]
     return np.frombuffer(raw, dtype=_PCM16)
+
+
+_NO_AUDIO = empty_audio()
+
+
+def _set_compacted(item: Item, audio: AudioBuffer) -> None:
+    """Set ``formatted["audio"]`` to the exact-size audio, dropping the old view first (in-place shrink)."""
+    formatted = item["formatted"]
+    formatted["audio"] = _NO_AUDIO
+    formatted["audio"] = audio.compact()
 
 
 def _copy_without_output(response: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,6 +134,10 @@ class RealtimeConversation:
             "response.function_call_arguments.delta": self._arguments_delta,
             "response.function_call_arguments.done": self._arguments_done,
         }
+        # Beta spellings map straight to their handlers: no renaming per event.
+        for beta, ga in BETA_TO_GA_EVENTS.items():
+            if ga in self._handlers:
+                self._handlers[beta] = self._handlers[ga]
         self.clear()
 
     # -- public API ------------------------------------------------------------------------
@@ -172,12 +185,12 @@ class RealtimeConversation:
 
     def process(self, event: Event) -> ConversationUpdate:
         """Like :meth:`process_event`, also saying whether the item was appended or completed."""
-        if not isinstance(event, Mapping):
+        if type(event) is not dict and not isinstance(event, Mapping):  # dict first: skip the ABC check
             raise ConversationError(f"event is not an object: {type(event).__name__}")
         event_type = event.get("type")
         if not isinstance(event_type, str):
             raise ConversationError("event has no type", event=dict(event))
-        handler = self._handlers.get(normalize_event_type(event_type))
+        handler = self._handlers.get(event_type)
         if handler is None:
             return _NOTHING
         try:
@@ -316,7 +329,7 @@ class RealtimeConversation:
         if status == "completed" or (final and status not in ("incomplete", "in_progress")):
             state.completed = True
             if state.audio is not None:
-                item["formatted"]["audio"] = state.audio.compact()
+                _set_compacted(item, state.audio)
             return True
         return False
 
@@ -364,7 +377,7 @@ class RealtimeConversation:
         for part in wire.get("content") or []:
             if isinstance(part, Mapping) and isinstance(part.get("audio"), str):
                 state.audio = AudioBuffer(decode_audio(part["audio"], self._format_of(item)))
-                item["formatted"]["audio"] = state.audio.compact()
+                _set_compacted(item, state.audio)
                 break
         self._merge_final(item, wire)
         return ConversationUpdate(item, None)
@@ -379,7 +392,7 @@ class RealtimeConversation:
         state = self._state[item["id"]]
         if state.audio is not None:
             state.audio.truncate(end)
-            item["formatted"]["audio"] = state.audio.compact()
+            _set_compacted(item, state.audio)
         # The service drops the transcript of a truncated item: keep the cache in step with it.
         item["formatted"]["transcript"] = ""
         index = event.get("content_index", 0)
@@ -593,8 +606,10 @@ class RealtimeConversation:
         state = self._state[item["id"]]
         if state.audio is None:
             state.audio = AudioBuffer()
+        formatted = item["formatted"]
+        formatted["audio"] = _NO_AUDIO  # drop our view first, so that the buffer can grow in place
         state.audio.append(samples)
-        item["formatted"]["audio"] = state.audio.view()
+        formatted["audio"] = state.audio.view()
         return ConversationUpdate(item, {"audio": samples})
 
     def _arguments_delta(self, event: Event) -> ConversationUpdate:
