@@ -326,6 +326,11 @@ async def connect(
             + (f": {body}" if body else ""),
             status=response.status_code,
         )
+    if protocol.writes:  # a close frame came with the response: answer it now, not at the next read
+        with contextlib.suppress(ConnectionClosedError):
+            await websocket._flush()
+        if protocol.state is State.CLOSED:
+            await websocket._close_stream()
     return websocket
 
 
@@ -336,9 +341,14 @@ async def _read_handshake(websocket: WebSocket, protocol: ClientProtocol) -> Res
         except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
             raise HandshakeError("connection closed during the WebSocket handshake") from None
         protocol.receive_data(data)
-        for event in protocol.events_received():
+        events = protocol.events_received()
+        for index, event in enumerate(events):
             if isinstance(event, Response):
-                # Frames that arrived in the same read as the response stay queued in the parser.
+                # Frames that arrived in the same read as the response (a fast server sends
+                # session.created at once) are already parsed: queue them, then any left over.
+                for frame in events[index + 1 :]:
+                    if isinstance(frame, Frame):
+                        websocket._on_frame(frame)
                 websocket._drain_events()
                 return event
         if protocol.handshake_exc is not None:

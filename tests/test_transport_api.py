@@ -231,3 +231,48 @@ async def test_debug_logging_redacts_the_key(caplog: pytest.LogCaptureFixture) -
     assert "sent" in caplog.text
     assert "<500 chars>" in caplog.text
     assert key not in text
+
+
+async def test_frames_in_the_same_packet_as_the_handshake_response_are_kept() -> None:
+    """A fast server writes its first events right behind the 101: none may be lost."""
+    import base64
+    import hashlib
+
+    messages = [json.dumps({"type": "event", "n": n}) for n in range(20)]
+    frames = b"".join(bytes([0x81, len(text)]) + text.encode() for text in messages)  # all < 126 bytes
+    close = bytes([0x88, 2]) + (1000).to_bytes(2, "big")
+
+    async def one_packet_server(stream: anyio.abc.SocketStream) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += await stream.receive()
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        await stream.send(  # the response, every frame and the close frame: one write
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + frames + close
+        )
+        with anyio.move_on_after(5):
+            await stream.receive()  # the client's close frame; then end the TCP connection
+        await stream.aclose()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as group:
+        group.start_soon(listener.serve, one_packet_server)
+        websocket = await transport.connect(f"ws://127.0.0.1:{port}/v1/realtime")
+        received: list[str | bytes] = []
+        code: int | None = None
+        with anyio.fail_after(5):  # lost frames would leave the reader waiting for the close frame
+            while code is None:
+                try:
+                    received.append(await websocket.receive())
+                except ConnectionClosedError as exc:
+                    code = exc.code
+        assert received == messages
+        assert code == 1000
+        group.cancel_scope.cancel()
