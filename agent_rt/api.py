@@ -157,10 +157,36 @@ class RealtimeAPI(EventEmitter):
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
+        self._start_receiving(websocket)
+        logger.debug("connected to %s", redact(url))
+
+    async def reconnect(self, model: str | None = None) -> None:
+        """Open a new WebSocket after the previous one closed, keeping the task group ``connect`` made.
+
+        Any task may call it (a supervisor, say) as long as ``connect`` ran and ``disconnect`` did
+        not: the new receive loop runs in the same task group. Handshake failures raise as in
+        :meth:`connect`; nothing changes then.
+        """
+        if self._task_group is None:
+            raise NotConnectedError("reconnect() needs connect() first (and no disconnect() since)")
+        if self.is_connected():
+            raise RealtimeError("already connected")
+        url = self.connection_url(model)
+        logger.debug("reconnecting to %s (%s protocol)", redact(url), self.dialect)
+        websocket = await transport.connect(
+            url, self._headers(), ssl_context=self._ssl_context, open_timeout=self._open_timeout
+        )
+        if self._task_group is None:  # disconnect() ran during the handshake
+            await websocket.abort()
+            raise NotConnectedError("disconnected while reconnecting")
+        self._start_receiving(websocket)
+        logger.debug("reconnected to %s", redact(url))
+
+    def _start_receiving(self, websocket: transport.WebSocket) -> None:
+        assert self._task_group is not None
         self._websocket = websocket
         self._closing = False
-        task_group.start_soon(self._receive_loop, websocket, name="agent_rt receive loop")
-        logger.debug("connected to %s", redact(url))
+        self._task_group.start_soon(self._receive_loop, websocket, name="agent_rt receive loop")
 
     async def disconnect(self) -> None:
         """Close the connection (closing handshake) and stop every task the API started."""
@@ -173,6 +199,13 @@ class RealtimeAPI(EventEmitter):
             task_group.cancel_scope.cancel()
             await task_group.__aexit__(None, None, None)
         self._websocket = None
+
+    async def close_socket(self) -> None:
+        """Close the current WebSocket but keep the task group, so that :meth:`reconnect` can follow."""
+        websocket = self._websocket
+        if websocket is not None and not websocket.closed:
+            self._closing = True
+            await websocket.close()
 
     async def __aenter__(self) -> RealtimeAPI:
         await self.connect()

@@ -6,6 +6,10 @@ the tools, and turns server events into the custom events applications listen to
 ``conversation.updated``, ``conversation.item.appended``, ``conversation.item.completed``,
 ``conversation.interrupted``, ``realtime.event``, ``error`` and ``close`` (the disconnect
 notification), plus ``tool.call.started`` / ``tool.call.finished``.
+
+With ``reconnect=`` a recoverable close (see :mod:`agent_rt.reconnect`) does not end the client:
+it emits ``reconnecting`` (per attempt), opens a new session with the same config and tools, and
+emits ``reconnected``, or ``reconnect.failed`` and then ``close`` once the attempts run out.
 """
 
 from __future__ import annotations
@@ -25,7 +29,13 @@ import anyio.abc
 
 from . import audio as audio_utils
 from .api import RealtimeAPI
-from .errors import ConfigurationError, ConnectionClosedError, ConversationError, NotConnectedError
+from .errors import (
+    ConfigurationError,
+    ConnectionClosedError,
+    ConversationError,
+    NotConnectedError,
+    RealtimeError,
+)
 from .events import EventEmitter
 from .protocol.conversation import ConversationUpdate, Item, RealtimeConversation, sample_rate
 from .protocol.dialect import (
@@ -40,6 +50,7 @@ from .protocol.dialect import (
 
 if TYPE_CHECKING:
     from .plugins import LoadedPlugins
+from .reconnect import ReconnectPolicy, coerce_policy, is_session_limit
 from .tools import Tool, ToolRegistry, ToolResult, execute_tool_call
 
 logger = logging.getLogger("agent_rt.client")
@@ -84,6 +95,8 @@ class RealtimeClient(EventEmitter):
     ``api_key`` defaults to ``OPENAI_API_KEY``; ``url`` to ``wss://api.openai.com/v1/realtime``
     (a relay, the local server or a compatible service work the same); ``protocol`` is ``"ga"``
     (default) or ``"beta"``. Use ``async with client:`` or ``connect()``/``disconnect()`` from one task.
+    ``reconnect=True`` (or a :class:`~agent_rt.reconnect.ReconnectPolicy`) recovers from
+    recoverable closes with a new session (off by default: a new session loses the conversation).
     """
 
     def __init__(
@@ -99,8 +112,10 @@ class RealtimeClient(EventEmitter):
         tool_timeout: float | None = None,
         plugins: bool | Iterable[object] = True,
         disabled_plugins: Collection[str] = (),
+        reconnect: bool | ReconnectPolicy = False,
     ) -> None:
         super().__init__()
+        self.reconnect_policy: ReconnectPolicy | None = coerce_policy(reconnect)
         self.realtime = RealtimeAPI(
             url=url,
             api_key=api_key,
@@ -118,6 +133,7 @@ class RealtimeClient(EventEmitter):
         self.session_config: dict[str, Any] = copy.deepcopy(dict(DEFAULT_SESSION_CONFIG))
         self._session_tools: list[dict[str, Any]] = []
         self.session: dict[str, Any] | None = None  # the effective session the server last reported
+        self._generation = 0  # counts drops that started a reconnect: waiters from before them fail
         self._reset_connection_state()
         self.realtime.on("server.*", self._on_server_event)
         self.realtime.on("client.*", self._on_client_event)
@@ -145,19 +161,29 @@ class RealtimeClient(EventEmitter):
         return loaded
 
     def _reset_connection_state(self) -> None:
-        self._session_created = False
         self._closed_error: ConnectionClosedError | None = None
+        self._close_reported = False
+        self._reconnecting = False
+        self._drop_error: ConnectionClosedError | None = None  # why the reconnect in progress started
+        self._attempt_close: dict[str, Any] | None = None  # how a reconnect attempt's socket closed
         self._changed = anyio.Event()
         self._waiting = 0
         self._seq = 0
         self._cursor = 0
         self._log: deque[tuple[int, str, Item]] = deque()
+        self._create_lock = anyio.Lock()
+        self._tool_scopes: set[anyio.CancelScope] = set()
+        self._reset_session_state()
+
+    def _reset_session_state(self) -> None:
+        """Forget what belonged to the server session: on connect, and when it is lost."""
+        self._session_created = False
         self._active_responses: set[str] = set()
         self._pending_create: str | None = None
-        self._create_lock = anyio.Lock()
         self._pending_input_samples = 0
         self._tool_batches: dict[str, _ToolBatch] = {}
-        self._tool_scopes: set[anyio.CancelScope] = set()
+        self._cursor = self._seq
+        self._log.clear()
 
     def __repr__(self) -> str:
         return f"<RealtimeClient {self.realtime!r}>"
@@ -166,6 +192,11 @@ class RealtimeClient(EventEmitter):
 
     def is_connected(self) -> bool:
         return self.realtime.is_connected()
+
+    @property
+    def is_reconnecting(self) -> bool:
+        """A recoverable close happened and a new session is being opened (``reconnect=``)."""
+        return self._reconnecting
 
     async def connect(self) -> None:
         """Connect, then send the session config (as the reference client does)."""
@@ -179,13 +210,17 @@ class RealtimeClient(EventEmitter):
         await self._send_session_update()
 
     async def disconnect(self) -> None:
-        """Close the connection; every task the client started is finished when this returns."""
+        """Close the connection (and stop reconnecting); every task the client started is finished."""
+        reconnecting = self._reconnecting
         self._cancel_tool_tasks()
         await self.realtime.disconnect()
         self._task_group = None
+        self._reconnecting = False
         if self._closed_error is None:
             self._closed_error = ConnectionClosedError("disconnected", code=1000)
         self._notify()
+        if reconnecting and not self._close_reported:  # no socket was open to report the close
+            self._finish_close({"code": 1000, "reason": "", "error": False})
 
     async def reset(self) -> None:
         """Disconnect and return to a fresh state: default session config, no tools, no handlers."""
@@ -217,8 +252,17 @@ class RealtimeClient(EventEmitter):
         return self.session or {}
 
     def _require_connection(self) -> None:
-        if not self.is_connected() and self._closed_error is None:
+        if not self.is_connected() and self._closed_error is None and not self._reconnecting:
             raise NotConnectedError("not connected: call connect() or use 'async with client:'")
+
+    def _refuse_while_reconnecting(self) -> None:
+        """Sends fail fast while there is no session, rather than reaching a session that is gone."""
+        if self._reconnecting:
+            drop = self._drop_error
+            raise NotConnectedError(
+                f"reconnecting after close code {drop.code if drop else None}: "
+                "wait for the 'reconnected' event before sending"
+            )
 
     # -- session and tools -----------------------------------------------------------------
 
@@ -297,6 +341,7 @@ class RealtimeClient(EventEmitter):
 
     async def send_user_message_content(self, content: Iterable[Mapping[str, Any]] = ()) -> None:
         """Send a user message (``input_text`` / ``input_audio`` parts), then ask for a response."""
+        self._refuse_while_reconnecting()
         self._mark_app_send()
         parts: list[dict[str, Any]] = []
         for part in content:
@@ -330,6 +375,7 @@ class RealtimeClient(EventEmitter):
 
     async def append_input_audio(self, audio: Any) -> None:
         """Append audio (int16 array, float array, PCM16 bytes or base64) to the input buffer."""
+        self._refuse_while_reconnecting()
         self._mark_app_send()
         encoded, samples = self._encode_input_audio(audio)
         if not len(samples):
@@ -344,6 +390,7 @@ class RealtimeClient(EventEmitter):
         Commits pending input audio first when turn detection is off. Never sends
         ``response.create`` while a response is active: it waits for that one's ``response.done``.
         """
+        self._refuse_while_reconnecting()
         self._mark_app_send()
         await self._create_response(response or None, timeout=timeout)
 
@@ -377,6 +424,7 @@ class RealtimeClient(EventEmitter):
         ``sample_count`` is how many samples of the item's audio were played; the truncation point
         is clamped to the audio received, so the server never rejects it as too long.
         """
+        self._refuse_while_reconnecting()
         self._mark_app_send()
         if item_id is None:
             if self._active_responses or self._pending_create:
@@ -406,11 +454,13 @@ class RealtimeClient(EventEmitter):
         return item
 
     async def delete_item(self, item_id: str) -> None:
+        self._refuse_while_reconnecting()
         self._mark_app_send()
         await self.realtime.send("conversation.item.delete", {"item_id": item_id})
 
     async def clear_input_audio(self) -> None:
         """Drop audio appended but not committed (``input_audio_buffer.clear``)."""
+        self._refuse_while_reconnecting()
         self._mark_app_send()
         self._pending_input_samples = 0
         await self.realtime.send("input_audio_buffer.clear")
@@ -423,10 +473,13 @@ class RealtimeClient(EventEmitter):
             changed.set()
 
     async def _wait_until(self, predicate: Callable[[], T | None], timeout: float | None) -> T:
+        generation = self._generation
         self._waiting += 1
         try:
             with anyio.fail_after(timeout):
                 while True:
+                    if self._generation != generation:  # the session it waited on is gone
+                        raise self._drop_error or ConnectionClosedError("connection lost")
                     result = predicate()
                     if result is not None:
                         return result
@@ -550,17 +603,148 @@ class RealtimeClient(EventEmitter):
         self._notify()
 
     def _on_close(self, payload: dict[str, Any]) -> None:
+        if self._reconnecting:  # the socket of a reconnect attempt closed: the attempt fails
+            self._attempt_close = payload
+            self._notify()
+            return
         code = payload.get("code")
         reason = payload.get("reason") or ""
-        self._closed_error = ConnectionClosedError(
-            f"connection closed (code {code}{', ' + reason if reason else ''})", code=code, reason=reason
-        )
+        policy = self.reconnect_policy
+        if (
+            policy is not None
+            and payload.get("error")
+            and self._task_group is not None
+            and policy.should_reconnect(code, reason)
+        ):
+            self._begin_reconnect(code, reason)
+            return
+        self._finish_close(payload)
+
+    def _finish_close(self, payload: dict[str, Any], message: str | None = None) -> None:
+        """The client is closed for good: fail every waiter and emit ``close`` (once)."""
+        code = payload.get("code")
+        reason = payload.get("reason") or ""
+        if self._closed_error is None or message is not None:
+            self._closed_error = ConnectionClosedError(
+                message or f"connection closed (code {code}{', ' + reason if reason else ''})",
+                code=code,
+                reason=reason,
+            )
         self._cancel_tool_tasks()
         self._active_responses.clear()
         self._pending_create = None
         self._notify()
         self.fail_waiters(self._closed_error)
-        self.emit("close", payload)
+        if not self._close_reported:
+            self._close_reported = True
+            self.emit("close", payload)
+
+    # -- reconnecting ----------------------------------------------------------------------
+
+    def _begin_reconnect(self, code: int | None, reason: str) -> None:
+        """The server session is gone: clear what belonged to it, then reconnect in the background."""
+        assert self._task_group is not None
+        lost_items = self.conversation.get_items()
+        self._drop_error = ConnectionClosedError(
+            f"connection closed (code {code}{', ' + reason if reason else ''}); reconnecting",
+            code=code,
+            reason=reason,
+        )
+        self._reconnecting = True
+        self._generation += 1
+        self._cancel_tool_tasks()
+        self._reset_session_state()
+        self.conversation.clear()
+        self._sync_input_rate()
+        self._notify()
+        # Waiters for what the lost session would have produced fail; those for the
+        # connection's fate (reconnecting, reconnected, reconnect.failed, close, error) go on.
+        self.fail_waiters(self._drop_error, only=lambda name: name.startswith(("conversation.", "tool.")))
+        logger.warning("connection closed (code %s): reconnecting", code)
+        self._task_group.start_soon(self._reconnect, code, reason, lost_items, name="agent_rt reconnect")
+
+    async def _reconnect(self, code: int | None, reason: str, lost_items: list[Item]) -> None:
+        policy = self.reconnect_policy
+        assert policy is not None
+        session_limit = is_session_limit(code, reason)
+        last_error: Exception | None = None
+        attempt = 0
+        while attempt < policy.max_attempts:
+            attempt += 1
+            delay = policy.delay(attempt, session_limit=session_limit)
+            self.emit(
+                "reconnecting",
+                {
+                    "attempt": attempt,
+                    "max_attempts": policy.max_attempts,
+                    "delay": delay,
+                    "code": code,
+                    "reason": reason,
+                    "session_limit": session_limit,
+                    "error": last_error,
+                    "lost_items": lost_items,
+                },
+            )
+            await anyio.sleep(delay)
+            try:
+                await self._open_new_session(policy.attempt_timeout)
+            except (RealtimeError, OSError, TimeoutError) as exc:
+                last_error = exc
+                logger.warning("reconnect attempt %d of %d failed: %s", attempt, policy.max_attempts, exc)
+                await self.realtime.close_socket()
+                if not policy.can_retry_after(exc):
+                    break
+                continue
+            self._reconnecting = False
+            self._drop_error = None
+            logger.info("reconnected after close code %s (attempt %d): a new session", code, attempt)
+            self.emit(
+                "reconnected",
+                {
+                    "attempt": attempt,
+                    "code": code,
+                    "reason": reason,
+                    "session_limit": session_limit,
+                    "session": self.session,
+                    "lost_items": lost_items,
+                },
+            )
+            return
+        self._reconnecting = False
+        self.emit(
+            "reconnect.failed",
+            {
+                "attempts": attempt,
+                "code": code,
+                "reason": reason,
+                "error": last_error,
+                "lost_items": lost_items,
+            },
+        )
+        failure = f"{type(last_error).__name__}: {last_error}" if last_error else "no attempt made"
+        self._finish_close(
+            {"code": code, "reason": reason, "error": True},
+            f"connection closed (code {code}); reconnecting failed after {attempt} attempt(s): {failure}",
+        )
+
+    async def _open_new_session(self, timeout: float) -> None:
+        """One attempt: new socket, session config and tools sent, ``session.created`` received."""
+        self._attempt_close = None
+        with anyio.fail_after(timeout):
+            await self.realtime.reconnect()
+            await self._send_session_update()
+            await self._wait_until(
+                lambda: True if self._session_created or self._attempt_close is not None else None, None
+            )
+        closed = self._attempt_close
+        if closed is not None or not self.realtime.is_connected():
+            code = closed.get("code") if closed else None
+            reason = (closed.get("reason") or "") if closed else ""
+            raise ConnectionClosedError(
+                f"the new connection closed before the session started (code {code})",
+                code=code,
+                reason=reason,
+            )
 
     def _on_transport_error(self, payload: dict[str, Any]) -> None:
         self.emit("error", payload)

@@ -115,10 +115,12 @@ class EventEmitter:
             raise waiter.error
         return waiter.value
 
-    def fail_waiters(self, error: ConnectionClosedError) -> None:
-        """Wake every ``wait_for_next`` caller with ``error`` (used when the connection drops)."""
-        waiters, self._waiters = self._waiters, {}
-        for pending in waiters.values():
-            for waiter in pending:
+    def fail_waiters(self, error: ConnectionClosedError, only: Callable[[str], bool] | None = None) -> None:
+        """Wake ``wait_for_next`` callers with ``error`` (used when the connection drops).
+
+        ``only`` picks the event names whose waiters fail; by default all of them.
+        """
+        for name in [name for name in self._waiters if only is None or only(name)]:
+            for waiter in self._waiters.pop(name):
                 waiter.error = error
                 waiter.event.set()

@@ -9,7 +9,10 @@ responses go out as fast as the socket takes them.
 
 :class:`Faults` injects the failures clients must survive: a dropped connection (no close
 frame, the client sees 1006), a non-JSON text frame, a broken WebSocket frame, a server that
-goes silent, a close with a chosen code — each after N server events.
+goes silent, a close with a chosen code — each after N server events. Like the service, a
+session ends at its maximum duration (60 minutes GA, 30 beta; ``max_session_seconds`` makes it
+short for tests) with close code 1001, and :meth:`RealtimeServerApp.refuse_handshakes` answers
+the next upgrades with an HTTP error, as a service that is restarting or rate limiting does.
 
 Runs on asyncio and trio (anyio)::
 
@@ -21,9 +24,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -36,7 +40,7 @@ from ..errors import ConnectionClosedError
 from ..transport import HandshakeRequest, WebSocket, serve
 from . import errors
 from .client_secrets import ClientSecretIssuer, bearer_token
-from .config import Dialect
+from .config import SESSION_SECONDS, Dialect
 from .scenario import Scenario, ScenarioSource
 from .session import RealtimeSession
 
@@ -87,12 +91,36 @@ class ConnectionInfo:
     close_code: int | None = None
     """The close code the server saw (the client's close frame, or 1006 if the link dropped)."""
     closed: anyio.Event = field(default_factory=anyio.Event)
+    _end: Callable[[int, str], None] | None = field(default=None, repr=False)
+
+    def end(self, code: int = 1006, reason: str = "") -> None:
+        """End this connection now: 1006 drops the link without a close frame, else a close with ``code``."""
+        if self._end is not None and not self.closed.is_set():
+            self._end(code, reason)
 
 
 def _faults_for(plan: FaultPlan, index: int) -> Faults | None:
     if plan is None or isinstance(plan, Faults):
         return plan
     return plan[index] if index < len(plan) else None
+
+
+_HTTP_REASONS = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+def session_limit_reason(seconds: float) -> str:
+    """The close reason the service gives at the session cap ("... of 60 minutes.")."""
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"Your session hit the maximum duration of {minutes} minute{'s' if minutes != 1 else ''}."
+    return f"Your session hit the maximum duration of {seconds:g} seconds."
 
 
 def _refuse_other_paths(request: HandshakeRequest) -> tuple[int, str] | None:
@@ -132,8 +160,14 @@ class _Connection:
     """Drives one session over one WebSocket."""
 
     def __init__(
-        self, websocket: WebSocket, info: ConnectionInfo, faults: Faults | None, realtime_audio: bool
+        self,
+        websocket: WebSocket,
+        info: ConnectionInfo,
+        faults: Faults | None,
+        realtime_audio: bool,
+        max_seconds: float,
     ) -> None:
+        self.max_seconds = max_seconds
         self.ws = websocket
         self.info = info
         self.session = info.session
@@ -144,12 +178,19 @@ class _Connection:
         self.wake = anyio.Event()
         self.cancel_scope = anyio.CancelScope()
         self.ending: tuple[int, str] | None = None  # (close code, reason); code 1006 = abort
+        info._end = self.end
+
+    def end(self, code: int, reason: str) -> None:
+        if self.ending is None:
+            self.ending = (code, reason)
+            self.cancel_scope.cancel()
 
     async def run(self) -> None:
         with self.cancel_scope:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._writer)
                 tg.start_soon(self._pump)
+                tg.start_soon(self._session_cap)
                 self.outbox.put(self.session.start())
                 try:
                     await self._reader()
@@ -162,6 +203,11 @@ class _Connection:
                 await self.ws.abort()
             else:
                 await self.ws.close(code, reason)
+
+    async def _session_cap(self) -> None:
+        """End the session at its maximum duration, as the service does (1001, reason says why)."""
+        await anyio.sleep(self.max_seconds)
+        self.end(1001, session_limit_reason(self.max_seconds))
 
     async def _reader(self) -> None:
         while True:
@@ -253,19 +299,37 @@ class RealtimeServerApp:
         faults: FaultPlan = None,
         reject_beta: bool = False,
         seed: int | None = None,
+        max_session_seconds: float | None = None,
     ) -> None:
+        if max_session_seconds is not None and not max_session_seconds > 0:
+            raise ValueError(f"max_session_seconds must be > 0, not {max_session_seconds!r}")
         self.scenario = Scenario.load(scenario)
         self.realtime_audio = realtime_audio
         self.faults = faults
         self.reject_beta = reject_beta
         self.seed = seed
+        self.max_session_seconds = max_session_seconds
         self.connections: list[ConnectionInfo] = []
         self.client_secrets = ClientSecretIssuer()
+        self._refusals: deque[int] = deque()
+        self.refused = 0
+        """How many upgrades :meth:`refuse_handshakes` refused so far."""
+
+    def refuse_handshakes(self, *statuses: int) -> None:
+        """Answer the next upgrade requests with these HTTP statuses (one each), then accept again."""
+        for status in statuses:
+            if not 400 <= status <= 599:
+                raise ValueError(f"a refusal needs a 4xx or 5xx status, not {status}")
+        self._refusals.extend(statuses)
 
     def _check_request(self, request: HandshakeRequest) -> tuple[int, str] | None:
         refusal = _refuse_other_paths(request)
         if refusal is not None:
             return refusal
+        if self._refusals:
+            status = self._refusals.popleft()
+            self.refused += 1
+            return (status, f"{_HTTP_REASONS.get(status, 'Refused')} (refused by refuse_handshakes)\n")
         token = bearer_token(request.headers)
         if token is not None and token.startswith("ek_") and not self.client_secrets.is_valid(token):
             return (401, "Unauthorized: unknown or expired client secret\n")
@@ -278,8 +342,15 @@ class RealtimeServerApp:
         model = parse_qs(request.query).get("model", [None])[0]
         index = len(self.connections)
         seed = None if self.seed is None else self.seed + index
+        dialect: Dialect = "beta" if beta else "ga"
+        max_seconds = self.max_session_seconds or SESSION_SECONDS[dialect]
         session = RealtimeSession(
-            dialect="beta" if beta else "ga", model=model, scenario=self.scenario, now=time.time(), seed=seed
+            dialect=dialect,
+            model=model,
+            scenario=self.scenario,
+            now=time.time(),
+            seed=seed,
+            max_seconds=math.ceil(max_seconds),
         )
         info = ConnectionInfo(
             path=request.path,
@@ -296,7 +367,8 @@ class RealtimeServerApp:
             if beta and self.reject_beta:
                 await self._refuse_beta(websocket, session)
                 return
-            await _Connection(websocket, info, _faults_for(self.faults, index), self.realtime_audio).run()
+            faults = _faults_for(self.faults, index)
+            await _Connection(websocket, info, faults, self.realtime_audio, max_seconds).run()
         finally:
             info.close_code = websocket.close_code
             info.closed.set()
@@ -337,15 +409,22 @@ async def serve_realtime(
     faults: FaultPlan = None,
     reject_beta: bool = False,
     seed: int | None = None,
+    max_session_seconds: float | None = None,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a local Realtime server until cancelled (``await task_group.start(serve_realtime)`` → port).
 
     ``faults`` applies to every connection, or per connection when a sequence (``None`` = none).
-    ``reject_beta`` answers beta handshakes the way the retired beta interface does.
+    ``reject_beta`` answers beta handshakes the way the retired beta interface does;
+    ``max_session_seconds`` overrides the session cap (60 minutes GA, 30 beta).
     """
     app = RealtimeServerApp(
-        scenario=scenario, realtime_audio=realtime_audio, faults=faults, reject_beta=reject_beta, seed=seed
+        scenario=scenario,
+        realtime_audio=realtime_audio,
+        faults=faults,
+        reject_beta=reject_beta,
+        seed=seed,
+        max_session_seconds=max_session_seconds,
     )
     await app.serve(host, port, task_status=task_status)
 
@@ -363,6 +442,7 @@ class LocalRealtimeServer:
         faults: FaultPlan = None,
         reject_beta: bool = False,
         seed: int | None = None,
+        max_session_seconds: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -372,6 +452,7 @@ class LocalRealtimeServer:
             faults=faults,
             reject_beta=reject_beta,
             seed=seed,
+            max_session_seconds=max_session_seconds,
         )
         self._task_group: anyio.abc.TaskGroup | None = None
 

@@ -70,6 +70,8 @@ class RealtimeSession:
         responder: any object with ``transcribe`` and ``respond`` (:class:`~.responder.Responder`).
         now: the current unix time, for ``expires_at``.
         seed: makes ids reproducible.
+        max_seconds: the session's maximum duration (``expires_at`` = ``now`` + it); the
+            dialect's default (3600 GA, 1800 beta) when None.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class RealtimeSession:
         responder: Responder | None = None,
         now: float = 0.0,
         seed: int | None = None,
+        max_seconds: int | None = None,
     ) -> None:
         if dialect not in ("ga", "beta"):
             raise ConfigurationError(f"dialect must be 'ga' or 'beta', not {dialect!r}")
@@ -91,7 +94,7 @@ class RealtimeSession:
             dialect,
             session_id=self.ids.session(),
             model=model or default_model,
-            expires_at=int(now) + SESSION_SECONDS[dialect],
+            expires_at=int(now) + (max_seconds or SESSION_SECONDS[dialect]),
             model_fixed=model is not None,
         )
         self.conversation = Conversation()
