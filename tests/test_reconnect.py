@@ -19,25 +19,10 @@ from agent_rt import RealtimeClient
 from agent_rt.errors import ConnectionClosedError, HandshakeError, NotConnectedError
 from agent_rt.reconnect import ReconnectPolicy
 from agent_rt.server import Faults, LocalRealtimeServer
+from tests.faults.harness import SCENARIO, WEATHER_TOOL
 
 pytestmark = pytest.mark.anyio
 
-SCENARIO = {
-    "rules": [
-        {
-            "match": "weather",
-            "calls": [{"name": "get_weather", "arguments": {"location": "Paris"}}],
-            "after_output": "It is {output.temperature} degrees in Paris.",
-        },
-        {"match": "hi", "reply": "Hello there! Nice to hear from you."},
-    ]
-}
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "The weather somewhere.",
-    "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
-}
 INSTRUCTIONS = "Answer in one short sentence."
 FAST = ReconnectPolicy(initial_delay=0.01, max_delay=0.04, jitter=0.0, max_attempts=3, attempt_timeout=5)
 WAIT = 5.0
