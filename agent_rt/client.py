@@ -380,9 +380,11 @@ class RealtimeClient(EventEmitter):
         encoded, samples = self._encode_input_audio(audio)
         if not len(samples):
             return
+        generation = self._generation
         await self.realtime.send("input_audio_buffer.append", {"audio": encoded})
-        self.conversation.input_audio.append(samples)
-        self._pending_input_samples += len(samples)
+        if self._generation == generation:  # else the session it went to is gone (reconnect)
+            self.conversation.input_audio.append(samples)
+            self._pending_input_samples += len(samples)
 
     async def create_response(self, timeout: float | None = None, **response: Any) -> None:
         """Ask for a response (``response`` holds per-response overrides, e.g. ``instructions``).
@@ -411,8 +413,10 @@ class RealtimeClient(EventEmitter):
             await self._wait_until(
                 lambda: True if not self._active_responses and self._pending_create is None else None, timeout
             )
+            generation = self._generation
             event = await self.realtime.send("response.create", data)
-            self._pending_create = event["event_id"]
+            if self._generation == generation:  # a drop during the send reset the session state
+                self._pending_create = event["event_id"]
 
     def _require_open(self) -> None:
         if not self.is_connected():
@@ -766,25 +770,29 @@ class RealtimeClient(EventEmitter):
             batch.response_done = True
         batch.pending.add(call_id)
         arguments = str(tool_info.get("arguments") or item.get("arguments") or "")
-        self._task_group.start_soon(self._run_tool_call, tool, name, call_id, arguments, response_id)
+        self._task_group.start_soon(
+            self._run_tool_call, tool, name, call_id, arguments, response_id, self._generation
+        )
 
     def _cancel_tool_tasks(self) -> None:
         for scope in self._tool_scopes:
             scope.cancel()
 
     async def _run_tool_call(
-        self, tool: Tool, name: str, call_id: str, arguments: str, response_id: str
+        self, tool: Tool, name: str, call_id: str, arguments: str, response_id: str, generation: int
     ) -> None:
+        if generation != self._generation:  # started just before a drop: its session is gone
+            return
         scope = anyio.CancelScope()
         self._tool_scopes.add(scope)
         try:
             with scope:
-                await self._answer_tool_call(tool, name, call_id, arguments, response_id)
+                await self._answer_tool_call(tool, name, call_id, arguments, response_id, generation)
         finally:
             self._tool_scopes.discard(scope)
 
     async def _answer_tool_call(
-        self, tool: Tool, name: str, call_id: str, arguments: str, response_id: str
+        self, tool: Tool, name: str, call_id: str, arguments: str, response_id: str, generation: int
     ) -> None:
         self.emit("tool.call.started", {"name": name, "call_id": call_id, "arguments": arguments})
         result: ToolResult = await execute_tool_call(tool, name, call_id, arguments)
@@ -799,7 +807,7 @@ class RealtimeClient(EventEmitter):
                 "output": result.output,
             },
         )
-        if not self.is_connected():
+        if not self.is_connected() or generation != self._generation:  # never into a new session
             return
         try:
             await self.realtime.send(
@@ -819,9 +827,11 @@ class RealtimeClient(EventEmitter):
             return
         del self._tool_batches[response_id]
         if self._task_group is not None:
-            self._task_group.start_soon(self._continue_after_tools)
+            self._task_group.start_soon(self._continue_after_tools, self._generation)
 
-    async def _continue_after_tools(self) -> None:
+    async def _continue_after_tools(self, generation: int) -> None:
+        if generation != self._generation:
+            return
         scope = anyio.CancelScope()
         self._tool_scopes.add(scope)
         try:

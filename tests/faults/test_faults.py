@@ -4,7 +4,9 @@ A dropped connection at every event of a text, an audio and a tool turn (92 plac
 ``AGENT_RT_FAULTS=long`` also broken frames and clean closes at every placement), malformed
 frames, a server that goes silent mid-response, and tool handlers that hang. For each: no waiter
 outlives its timeout, the client reports the disconnect exactly once, a tool output is never sent
-twice, and nothing is sent once the socket is closed.
+twice, and nothing is sent once the socket is closed. The 92 drops run again with
+``reconnect=``: one new session with the tools restored, no ``close``, nothing of the lost
+session sent into the new one, and the next turn completes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import anyio
 import pytest
 
 from agent_rt.errors import ConnectionClosedError, NotConnectedError
+from agent_rt.reconnect import ReconnectPolicy
 from agent_rt.server import Faults, LocalRealtimeServer
 
 from .harness import (
@@ -240,3 +243,51 @@ async def test_hanging_tool_is_cancelled_by_disconnect() -> None:
             assert not seen.tool_outputs()
             assert len(seen.closes) <= 1
             await assert_closed_socket_refuses_sends(client, seen)
+
+
+RECONNECT = ReconnectPolicy(
+    initial_delay=0.01, max_delay=0.05, jitter=0.0, max_attempts=3, attempt_timeout=WAIT
+)
+
+
+@pytest.mark.parametrize(("kind", "after"), PLACEMENTS, ids=[f"{k}-{n}" for k, n in PLACEMENTS])
+async def test_with_reconnect_a_drop_anywhere_leads_to_a_working_new_session(kind: str, after: int) -> None:
+    """The same 92 drops with ``reconnect=``: one new session, no close, and the next turn completes."""
+    with anyio.fail_after(GUARD):
+        faults = [Faults(drop_after=after), None]
+        async with LocalRealtimeServer(scenario=SCENARIO, faults=faults) as server:
+            client, seen = make_client(server, kind, reconnect=RECONNECT)
+            await configure(client, kind)
+            reconnected = anyio.Event()
+            client.on("reconnected", lambda payload: reconnected.set())
+            with contextlib.suppress(ConnectionClosedError, NotConnectedError):
+                await client.connect()  # may drop before the session.update went out
+            try:
+                ended = await run_turn(client, kind, seen)
+                if ended is not None:  # cut short by the drop: a connection error, never a timeout
+                    assert isinstance(ended, (ConnectionClosedError, NotConnectedError))
+                with anyio.fail_after(WAIT):
+                    await reconnected.wait()
+                assert client.conversation.get_items() == []  # the new session starts empty
+                seen.completed.clear()
+                assert await run_turn(client, kind, seen) is None  # the new session works
+                assert len(seen.completed) == TURN_ITEMS[kind]
+                assert not seen.closes
+            finally:
+                await client.disconnect()
+            assert len(seen.closes) == 1
+            assert len(server.connections) == 2
+            new_tools = [tool["name"] for tool in server.connections[1].session.config.tools]
+            assert new_tools == ["get_weather"]  # restored on the new session
+            assert_tool_outputs_once(server, seen)
+            old_calls = {
+                s.item.get("call_id")
+                for s in server.connections[0].session.conversation.items()
+                if s.item.get("type") == "function_call"
+            }
+            resent = [
+                s.item.get("call_id")
+                for s in server.connections[1].session.conversation.items()
+                if s.item.get("type") == "function_call_output" and s.item.get("call_id") in old_calls
+            ]
+            assert not resent, f"an output for the lost session reached the new one: {resent}"
