@@ -200,6 +200,16 @@ class RealtimeAPI(EventEmitter):
             await task_group.__aexit__(None, None, None)
         self._websocket = None
 
+    async def abort(self) -> None:
+        """Drop the socket without a closing handshake, as a failed network would.
+
+        The receive loop reports code 1006, exactly as for a real drop, which a client with
+        ``reconnect=`` recovers from: a way to rehearse failures against any server.
+        """
+        websocket = self._websocket
+        if websocket is not None and not websocket.closed:
+            await websocket.abort()
+
     async def close_socket(self) -> None:
         """Close the current WebSocket but keep the task group, so that :meth:`reconnect` can follow."""
         websocket = self._websocket

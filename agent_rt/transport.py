@@ -256,8 +256,8 @@ class WebSocket:
         await self.abort()
 
     async def abort(self) -> None:
-        """Drop the connection without a closing handshake (peer sees code 1006)."""
-        self._eof = True
+        """Drop the connection without a closing handshake (both sides see code 1006)."""
+        await self._mark_eof()  # the protocol ends too, so close_code reads 1006, not None
         await self._close_stream()
 
     async def wait_closed(self) -> None:

@@ -421,3 +421,21 @@ async def test_every_drop_gets_its_own_reconnect_and_attempts_start_again() -> N
                 assert words(await say(client, "hi")) == "Hello there! Nice to hear from you."
         assert len(server.connections) == 4
         assert seen.order == ["reconnecting", "reconnected"] * 3 + ["close"]
+
+
+@pytest.mark.parametrize("reconnect", [False, True])
+async def test_a_drop_on_our_side_reads_1006_and_is_recovered_like_any_other(reconnect: bool) -> None:
+    async with LocalRealtimeServer(scenario=SCENARIO) as server:
+        client, seen = make_client(server, reconnect=FAST if reconnect else False)
+        async with client:
+            await client.wait_for_session_created(timeout=WAIT)
+            await client.realtime.abort()  # as a failed network would: no closing handshake
+            if reconnect:
+                assert (await seen.wait("reconnected"))["code"] == 1006
+                assert words(await say(client, "hi")) == "Hello there! Nice to hear from you."
+            else:
+                close = await seen.wait("close")
+                assert (close["code"], close["error"]) == (1006, True)
+        with anyio.fail_after(WAIT):
+            await server.connections[0].closed.wait()
+        assert server.connections[0].close_code == 1006
