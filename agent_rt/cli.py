@@ -22,6 +22,7 @@ import numpy as np
 
 from . import audio as audio_utils
 from .client import RealtimeClient
+from .errors import ConnectionClosedError, NotConnectedError
 from .plugins import format_report, load_plugins
 from .server import LocalRealtimeServer, Scenario
 from .tools import ToolResult, execute_tool_call
@@ -79,7 +80,9 @@ async def _endpoint(args: argparse.Namespace, scenario: Any = None) -> AsyncIter
         yield server.url, f"the local Realtime server at {server.url}"
 
 
-def _client(args: argparse.Namespace, url: str | None, *, plugins: bool = True) -> RealtimeClient:
+def _client(
+    args: argparse.Namespace, url: str | None, *, plugins: bool = True, reconnect: bool = False
+) -> RealtimeClient:
     api_key = os.environ.get("OPENAI_API_KEY") if url is None else os.environ.get("OPENAI_API_KEY", "local")
     return RealtimeClient(
         api_key=api_key,
@@ -88,6 +91,7 @@ def _client(args: argparse.Namespace, url: str | None, *, plugins: bool = True) 
         protocol=getattr(args, "protocol", "ga"),
         debug=args.debug,
         plugins=plugins,
+        reconnect=reconnect,
     )
 
 
@@ -210,10 +214,44 @@ async def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_reconnects(client: RealtimeClient, printer: _Printer) -> None:
+    def on_reconnecting(event: dict[str, Any]) -> None:
+        printer.end_line()
+        _print(
+            f"  connection lost (code {event['code']}): reconnecting, "
+            f"attempt {event['attempt']} of {event['max_attempts']} in {event['delay']:.1f} s"
+        )
+
+    def on_reconnected(event: dict[str, Any]) -> None:
+        lost = len(event["lost_items"])
+        _print(f"  reconnected: a new session (the server no longer has the {lost} items before)")
+
+    client.on("reconnecting", on_reconnecting)
+    client.on("reconnected", on_reconnected)
+
+
+async def _chat_turn(client: RealtimeClient, printer: _Printer, text: str, timeout: float) -> None:
+    """Send one line and print the answer; a line cut off by a drop is sent again once reconnected."""
+    for attempt in (1, 2):
+        if client.is_reconnecting:
+            await client.wait_for_next("reconnected")  # raises if the client gives up
+        try:
+            await client.send_user_message_content([{"type": "input_text", "text": text}])
+            await _answer(client, printer, timeout)
+            return
+        except (ConnectionClosedError, NotConnectedError):
+            if attempt == 2 or not client.is_reconnecting:
+                raise
+            printer.end_line()
+            _print("  (the turn was cut off: sending it again on the new session)")
+
+
 async def _chat(args: argparse.Namespace) -> int:
     async with _endpoint(args) as (url, label):
-        client = _client(args, url)
+        client = _client(args, url, reconnect=args.reconnect)
         printer = _Printer(client)
+        if args.reconnect:
+            _report_reconnects(client, printer)
         _print(f"chatting with {label}; end with Ctrl-D")
         async with client:
             await client.wait_for_session_created(timeout=args.timeout)
@@ -225,8 +263,7 @@ async def _chat(args: argparse.Namespace) -> int:
                     return 0
                 if not line.strip():
                     continue
-                await client.send_user_message_content([{"type": "input_text", "text": line.strip()}])
-                await _answer(client, printer, args.timeout)
+                await _chat_turn(client, printer, line.strip(), args.timeout)
 
 
 async def _say(args: argparse.Namespace) -> int:
@@ -284,7 +321,11 @@ async def _tools_call(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     scenario = Scenario.load(Path(args.scenario)) if args.scenario else None
     async with LocalRealtimeServer(
-        host=args.host, port=args.port, scenario=scenario, realtime_audio=args.realtime_audio
+        host=args.host,
+        port=args.port,
+        scenario=scenario,
+        realtime_audio=args.realtime_audio,
+        max_session_seconds=args.max_session_seconds,
     ) as server:
         _print(f"local Realtime server listening at {server.url} (Ctrl-C to stop)")
         await anyio.sleep_forever()
@@ -292,6 +333,16 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 # -- entry point -----------------------------------------------------------------------------
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -309,7 +360,14 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--live", action="store_true", help="use the real API (needs OPENAI_API_KEY)")
 
     connection(commands.add_parser("demo", help="a scripted conversation with a tool call (the main demo)"))
-    connection(commands.add_parser("chat", help="an interactive text chat"))
+    chat = commands.add_parser("chat", help="an interactive text chat")
+    connection(chat)
+    chat.add_argument(
+        "--no-reconnect",
+        dest="reconnect",
+        action="store_false",
+        help="end the chat when the connection drops (default: reconnect with a new session)",
+    )
     say = commands.add_parser("say", help="send a WAV file, write the spoken reply to a WAV file")
     say.add_argument("file")
     say.add_argument("-o", "--output", help="reply WAV (default: FILE.reply.wav)")
@@ -326,6 +384,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--scenario", help="a scenario JSON file")
     serve.add_argument("--realtime-audio", action="store_true", help="pace audio in real time")
+    serve.add_argument(
+        "--max-session-seconds",
+        type=_positive_float,
+        help="end each session after this long with close 1001, as the service does (default: 3600)",
+    )
     return parser
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import wave
 from pathlib import Path
 
@@ -143,3 +144,73 @@ def test_serve_prints_its_url_and_stops_on_terminate() -> None:
     finally:
         process.terminate()
         process.wait(timeout=TIMEOUT)
+
+
+def _read_until(process: subprocess.Popen[str], text: str, seen: list[str]) -> None:
+    """Read the process's stdout line by line until a line contains ``text`` (bounded by TIMEOUT)."""
+    import selectors
+
+    assert process.stdout is not None
+    deadline = time.monotonic() + TIMEOUT
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=deadline - time.monotonic()):
+                break
+            line = process.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if text in line:
+                return
+    raise AssertionError(f"{text!r} never came; output so far: {''.join(seen)}")
+
+
+def test_chat_reconnects_when_the_session_cap_ends_the_session() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "OPENAI_API_KEY"}
+    command = [sys.executable, "-m", "agent_rt"]
+    server = subprocess.Popen(
+        [*command, "serve", "--port", "0", "--max-session-seconds", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split(" at ")[1].split()[0]
+        chat = subprocess.Popen(
+            [*command, "chat", "--url", url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        seen: list[str] = []
+        try:
+            assert chat.stdin is not None
+            chat.stdin.write("first line\n")
+            chat.stdin.flush()
+            _read_until(chat, "assistant> You said: first line", seen)
+            _read_until(chat, "connection lost (code 1001): reconnecting, attempt 1 of 5 in 0.0 s", seen)
+            _read_until(
+                chat, "reconnected: a new session (the server no longer has the 2 items before)", seen
+            )
+            chat.stdin.write("second line\n")
+            chat.stdin.close()
+            _read_until(chat, "assistant> You said: second line", seen)
+            assert chat.wait(timeout=TIMEOUT) == 0
+        finally:
+            chat.kill()
+            chat.wait()
+        assert "Traceback" not in (chat.stderr.read() if chat.stderr else "")
+    finally:
+        server.terminate()
+        server.wait(timeout=TIMEOUT)
+
+
+def test_serve_rejects_a_bad_session_cap() -> None:
+    result = run("serve", "--max-session-seconds", "0")
+    assert result.returncode == 2
+    assert "must be > 0" in result.stderr
