@@ -147,6 +147,8 @@ class RealtimeAPI(EventEmitter):
         """Open the WebSocket and start receiving."""
         if self.is_connected():
             raise RealtimeError("already connected")
+        if self._task_group is not None:  # the last connection ended without disconnect(): finish it
+            await self.disconnect()
         url = self.connection_url(model)
         if not self._api_key and urlsplit(url).hostname == urlsplit(DEFAULT_URL).hostname:
             raise ConfigurationError("no API key: set OPENAI_API_KEY or pass api_key=")

@@ -200,8 +200,8 @@ class RealtimeClient(EventEmitter):
 
     async def connect(self) -> None:
         """Connect, then send the session config (as the reference client does)."""
-        if self.is_connected():
-            raise ConfigurationError("already connected")
+        if self.is_connected() or self._reconnecting:
+            raise ConfigurationError("already connected" if self.is_connected() else "already reconnecting")
         self._reset_connection_state()
         self.conversation.clear()
         self._sync_input_rate()

@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from agent_rt import RealtimeClient
-from agent_rt.errors import ConnectionClosedError, HandshakeError, NotConnectedError
+from agent_rt.errors import ConfigurationError, ConnectionClosedError, HandshakeError, NotConnectedError
 from agent_rt.reconnect import ReconnectPolicy
 from agent_rt.server import Faults, LocalRealtimeServer
 from tests.faults.harness import SCENARIO, WEATHER_TOOL
@@ -439,3 +439,25 @@ async def test_a_drop_on_our_side_reads_1006_and_is_recovered_like_any_other(rec
         with anyio.fail_after(WAIT):
             await server.connections[0].closed.wait()
         assert server.connections[0].close_code == 1006
+
+
+async def test_connect_again_by_hand_after_a_close_and_not_while_reconnecting() -> None:
+    async with LocalRealtimeServer(scenario=SCENARIO) as server:
+        client, seen = make_client(server, reconnect=False)
+        async with client:
+            await client.wait_for_session_created(timeout=WAIT)
+            server.connections[0].end(1006)
+            await seen.wait("close")
+            await client.connect()  # no disconnect() in between: the ended connection is cleaned up
+            await client.wait_for_session_created(timeout=WAIT)
+            assert words(await say(client, "hi")) == "Hello there! Nice to hear from you."
+        assert len(server.connections) == 2
+        slow = ReconnectPolicy(initial_delay=0.5, jitter=0.0)
+        client, seen = make_client(server, reconnect=slow)
+        async with client:
+            await client.wait_for_session_created(timeout=WAIT)
+            server.connections[-1].end(1006)
+            await seen.wait("reconnecting")
+            with pytest.raises(ConfigurationError, match="already reconnecting"):
+                await client.connect()
+            await seen.wait("reconnected")
