@@ -11,20 +11,23 @@ import json
 import logging
 import os
 import secrets
-import ssl
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 import anyio.abc
 
-from . import transport
 from ._secrets import redact, register_secret
 from .errors import ConfigurationError, ConnectionClosedError, NotConnectedError, ProtocolError, RealtimeError
 from .events import EventEmitter
 from .protocol.dialect import Dialect, check_dialect
+
+if TYPE_CHECKING:
+    import ssl
+
+    from . import transport
 
 logger = logging.getLogger("agent_rt.api")
 
@@ -153,6 +156,8 @@ class RealtimeAPI(EventEmitter):
         if not self._api_key and urlsplit(url).hostname == urlsplit(DEFAULT_URL).hostname:
             raise ConfigurationError("no API key: set OPENAI_API_KEY or pass api_key=")
         logger.debug("connecting to %s (%s protocol)", redact(url), self.dialect)
+        from . import transport  # deferred: websockets and ssl add ~40 ms to `import agent_rt`
+
         websocket = await transport.connect(
             url, self._headers(), ssl_context=self._ssl_context, open_timeout=self._open_timeout
         )
@@ -175,6 +180,8 @@ class RealtimeAPI(EventEmitter):
             raise RealtimeError("already connected")
         url = self.connection_url(model)
         logger.debug("reconnecting to %s (%s protocol)", redact(url), self.dialect)
+        from . import transport
+
         websocket = await transport.connect(
             url, self._headers(), ssl_context=self._ssl_context, open_timeout=self._open_timeout
         )

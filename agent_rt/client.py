@@ -18,7 +18,6 @@ import copy
 import datetime
 import logging
 import math
-import ssl
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from types import TracebackType
@@ -49,6 +48,8 @@ from .protocol.dialect import (
 )
 
 if TYPE_CHECKING:
+    import ssl
+
     from .plugins import LoadedPlugins
 from .reconnect import ReconnectPolicy, coerce_policy, is_session_limit
 from .tools import Tool, ToolRegistry, ToolResult, execute_tool_call

@@ -29,3 +29,22 @@ def test_p2_blaster_feeds_every_client_the_whole_stream() -> None:
     for name in ("bare", "bare+decode", "agent_rt"):
         assert isinstance(rates[name], float)
         assert rates[name] > 0  # type: ignore[operator]
+
+
+def test_import_agent_rt_defers_the_heavy_dependencies() -> None:
+    """P5 stays well under 150 ms because these load on first use (connect, plugins, secrets, schemas)."""
+    import subprocess
+    import sys
+
+    deferred = (
+        "websockets",
+        "ssl",
+        "httpx",
+        "pluggy",
+        "jsonschema",
+        "agent_rt.transport",
+        "agent_rt.reconnect",
+    )
+    code = f"import sys, agent_rt; print([m for m in {deferred!r} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
