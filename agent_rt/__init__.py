@@ -22,7 +22,6 @@ from .errors import (
     RealtimeError,
     ServerError,
 )
-from .hookspecs import hookimpl
 from .protocol.conversation import RealtimeConversation
 from .tools import (
     FunctionTool,
@@ -36,11 +35,12 @@ from .tools import (
 
 if TYPE_CHECKING:
     from .client_secrets import ClientSecret, ClientSecretError, create_client_secret
+    from .hookspecs import hookimpl
     from .plugins import LoadedPlugins, PluginConflictError, PluginError, load_plugins
 
 __version__ = "0.1.0"
 
-# Imported on first use, to keep ``import agent_rt`` fast (httpx; entry-point scanning helpers).
+# Imported on first use, to keep ``import agent_rt`` fast (httpx; pluggy; entry-point scanning helpers).
 _LAZY = {
     "ClientSecret": "client_secrets",
     "ClientSecretError": "client_secrets",
@@ -49,6 +49,7 @@ _LAZY = {
     "PluginConflictError": "plugins",
     "PluginError": "plugins",
     "load_plugins": "plugins",
+    "hookimpl": "hookspecs",
 }
 
 

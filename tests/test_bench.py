@@ -43,7 +43,6 @@ def test_import_agent_rt_defers_the_heavy_dependencies() -> None:
         "pluggy",
         "jsonschema",
         "agent_rt.transport",
-        "agent_rt.reconnect",
     )
     code = f"import sys, agent_rt; print([m for m in {deferred!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
