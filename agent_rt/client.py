@@ -135,6 +135,7 @@ class RealtimeClient(EventEmitter):
         self._session_tools: list[dict[str, Any]] = []
         self.session: dict[str, Any] | None = None  # the effective session the server last reported
         self._generation = 0  # counts drops that started a reconnect: waiters from before them fail
+        self._last_reconnect: tuple[float, int] | None = None  # (when, attempts used) of the last one
         self._reset_connection_state()
         self.realtime.on("server.*", self._on_server_event)
         self.realtime.on("client.*", self._on_client_event)
@@ -204,6 +205,7 @@ class RealtimeClient(EventEmitter):
         if self.is_connected() or self._reconnecting:
             raise ConfigurationError("already connected" if self.is_connected() else "already reconnecting")
         self._reset_connection_state()
+        self._last_reconnect = None
         self.conversation.clear()
         self._sync_input_rate()
         await self.realtime.connect()
@@ -668,12 +670,20 @@ class RealtimeClient(EventEmitter):
         logger.warning("connection closed (code %s): reconnecting", code)
         self._task_group.start_soon(self._reconnect, code, reason, lost_items, name="agent_rt reconnect")
 
+    def _attempts_already_used(self, policy: ReconnectPolicy, session_limit: bool) -> int:
+        """Attempts of the outage this drop continues: the last new session did not stay up."""
+        last = self._last_reconnect
+        if last is None or session_limit:
+            return 0
+        reconnected_at, used = last
+        return used if anyio.current_time() - reconnected_at < policy.stable_after else 0
+
     async def _reconnect(self, code: int | None, reason: str, lost_items: list[Item]) -> None:
         policy = self.reconnect_policy
         assert policy is not None
         session_limit = is_session_limit(code, reason)
         last_error: Exception | None = None
-        attempt = 0
+        attempt = self._attempts_already_used(policy, session_limit)
         while attempt < policy.max_attempts:
             attempt += 1
             delay = policy.delay(attempt, session_limit=session_limit)
@@ -702,6 +712,7 @@ class RealtimeClient(EventEmitter):
                 continue
             self._reconnecting = False
             self._drop_error = None
+            self._last_reconnect = (anyio.current_time(), attempt)
             logger.info("reconnected after close code %s (attempt %d): a new session", code, attempt)
             self.emit(
                 "reconnected",
@@ -726,7 +737,11 @@ class RealtimeClient(EventEmitter):
                 "lost_items": lost_items,
             },
         )
-        failure = f"{type(last_error).__name__}: {last_error}" if last_error else "no attempt made"
+        failure = (
+            f"{type(last_error).__name__}: {last_error}"
+            if last_error
+            else "each new session closed again within stable_after"
+        )
         self._finish_close(
             {"code": code, "reason": reason, "error": True},
             f"connection closed (code {code}); reconnecting failed after {attempt} attempt(s): {failure}",

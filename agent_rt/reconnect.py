@@ -52,7 +52,7 @@ class ReconnectPolicy:
     """
 
     max_attempts: int = 5
-    """Attempts per drop; the count starts again once a new session is up."""
+    """Attempts per outage; the count starts again once a new session has stayed up ``stable_after``."""
     initial_delay: float = 0.5
     max_delay: float = 15.0
     multiplier: float = 2.0
@@ -63,13 +63,17 @@ class ReconnectPolicy:
     """Start a new session when the old one hits the service's maximum duration."""
     attempt_timeout: float = 10.0
     """Seconds one attempt may take, from opening the socket to the new ``session.created``."""
+    stable_after: float = 10.0
+    """A new session that drops sooner than this continues the same outage: the attempts and the
+    backoff go on from where they were, so a server that accepts and drops at once is not retried
+    forever."""
     random: Callable[[], float] = field(default=random.random, repr=False, compare=False)
     """Source of jitter in [0, 1); tests pass a fixed one."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be an int >= 1, not {self.max_attempts!r}")
-        for name in ("initial_delay", "max_delay", "attempt_timeout"):
+        for name in ("initial_delay", "max_delay", "attempt_timeout", "stable_after"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigurationError(f"{name} must be a number >= 0, not {value!r}")

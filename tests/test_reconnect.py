@@ -410,8 +410,10 @@ async def test_a_tool_running_at_the_drop_is_cancelled_and_its_output_never_sent
 
 
 async def test_every_drop_gets_its_own_reconnect_and_attempts_start_again() -> None:
+    # A session that stayed up stable_after (0 here) ends the outage: the next drop starts at attempt 1.
+    stable = ReconnectPolicy(initial_delay=0.01, jitter=0.0, max_attempts=3, stable_after=0.0)
     async with LocalRealtimeServer(scenario=SCENARIO) as server:
-        client, seen = make_client(server)
+        client, seen = make_client(server, reconnect=stable)
         async with client:
             await client.wait_for_session_created(timeout=WAIT)
             for round_ in range(1, 4):
@@ -461,3 +463,20 @@ async def test_connect_again_by_hand_after_a_close_and_not_while_reconnecting() 
             with pytest.raises(ConfigurationError, match="already reconnecting"):
                 await client.connect()
             await seen.wait("reconnected")
+
+
+async def test_a_server_that_accepts_and_drops_at_once_is_not_retried_forever() -> None:
+    flapping = [None] + [Faults(drop_after=1)] * 10  # every new session drops after session.created
+    async with LocalRealtimeServer(scenario=SCENARIO, faults=flapping) as server:
+        client, seen = make_client(server)  # max_attempts=3
+        async with client:
+            await client.wait_for_session_created(timeout=WAIT)
+            server.connections[0].end(1006)
+            failed = await seen.wait("reconnect.failed")
+            assert failed["attempts"] == 3
+            attempts = [payload["attempt"] for payload in seen.payloads["reconnecting"]]
+            assert attempts == [1, 2, 3]  # one outage: numbering and backoff go on across the flaps
+            assert [payload["delay"] for payload in seen.payloads["reconnecting"]] == [0.01, 0.02, 0.04]
+        assert seen.order[-2:] == ["reconnect.failed", "close"]
+        assert seen.order.count("close") == 1
+        assert len(server.connections) == 4

@@ -105,6 +105,7 @@ def test_which_failed_attempts_may_be_retried(error: BaseException, retry: bool)
         {"jitter": 1.5},
         {"jitter": -0.1},
         {"attempt_timeout": 0},
+        {"stable_after": -1},
     ],
 )
 def test_bad_settings_are_configuration_errors(options: dict[str, object]) -> None:
