@@ -20,9 +20,11 @@ from .errors import (
     NotConnectedError,
     ProtocolError,
     RealtimeError,
+    ReconnectHookError,
     ServerError,
 )
 from .protocol.conversation import RealtimeConversation
+from .reconnect import ReconnectPolicy
 from .tools import (
     FunctionTool,
     Tool,
@@ -79,6 +81,8 @@ __all__ = [
     "RealtimeClient",
     "RealtimeConversation",
     "RealtimeError",
+    "ReconnectHookError",
+    "ReconnectPolicy",
     "ServerError",
     "Tool",
     "ToolDefinitionError",

@@ -120,6 +120,11 @@ class RealtimeAPI(EventEmitter):
     def has_api_key(self) -> bool:
         return bool(self._api_key)
 
+    def set_api_key(self, api_key: str | None) -> None:
+        """Use another key from the next connect or reconnect on (a fresh ephemeral secret, say)."""
+        register_secret(api_key)
+        self._api_key = api_key or None
+
     def is_connected(self) -> bool:
         return self._websocket is not None and not self._websocket.closed
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import copy
 import datetime
+import inspect
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +28,7 @@ import anyio
 import anyio.abc
 
 from . import audio as audio_utils
+from ._secrets import redact
 from .api import RealtimeAPI
 from .errors import (
     ConfigurationError,
@@ -34,6 +36,7 @@ from .errors import (
     ConversationError,
     NotConnectedError,
     RealtimeError,
+    ReconnectHookError,
 )
 from .events import EventEmitter
 from .protocol.conversation import ConversationUpdate, Item, RealtimeConversation, sample_rate
@@ -98,6 +101,8 @@ class RealtimeClient(EventEmitter):
     (default) or ``"beta"``. Use ``async with client:`` or ``connect()``/``disconnect()`` from one task.
     ``reconnect=True`` (or a :class:`~agent_rt.reconnect.ReconnectPolicy`) recovers from
     recoverable closes with a new session (off by default: a new session loses the conversation).
+    ``before_reconnect(info)`` (sync or async) runs before each attempt, with the ``reconnecting``
+    payload: the place to mint a fresh ephemeral key (``client.realtime.set_api_key``).
     """
 
     def __init__(
@@ -114,9 +119,11 @@ class RealtimeClient(EventEmitter):
         plugins: bool | Iterable[object] = True,
         disabled_plugins: Collection[str] = (),
         reconnect: bool | ReconnectPolicy = False,
+        before_reconnect: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
     ) -> None:
         super().__init__()
         self.reconnect_policy: ReconnectPolicy | None = coerce_policy(reconnect)
+        self.before_reconnect = before_reconnect
         self.realtime = RealtimeAPI(
             url=url,
             api_key=api_key,
@@ -702,6 +709,8 @@ class RealtimeClient(EventEmitter):
             )
             await anyio.sleep(delay)
             try:
+                if self.before_reconnect is not None:
+                    await self._run_before_reconnect(attempt, policy, code, reason)
                 await self._open_new_session(policy.attempt_timeout)
             except (RealtimeError, OSError, TimeoutError) as exc:
                 last_error = exc
@@ -746,6 +755,23 @@ class RealtimeClient(EventEmitter):
             {"code": code, "reason": reason, "error": True},
             f"connection closed (code {code}); reconnecting failed after {attempt} attempt(s): {failure}",
         )
+
+    async def _run_before_reconnect(
+        self, attempt: int, policy: ReconnectPolicy, code: int | None, reason: str
+    ) -> None:
+        """The application's hook; if it raises, this attempt fails (and the next may retry)."""
+        assert self.before_reconnect is not None
+        info = {"attempt": attempt, "max_attempts": policy.max_attempts, "code": code, "reason": reason}
+        try:
+            with anyio.fail_after(policy.attempt_timeout):
+                result = self.before_reconnect(info)
+                if result is not None and inspect.isawaitable(result):
+                    await result
+        except (RealtimeError, OSError, TimeoutError):
+            raise
+        except Exception as exc:
+            message = redact(f"before_reconnect failed: {type(exc).__name__}: {exc}")
+            raise ReconnectHookError(message) from exc
 
     async def _open_new_session(self, timeout: float) -> None:
         """One attempt: new socket, session config and tools sent, ``session.created`` received."""

@@ -38,6 +38,10 @@ class HandshakeError(RealtimeError):
         self.status = status
 
 
+class ReconnectHookError(RealtimeError):
+    """The application's ``before_reconnect`` hook raised; that reconnect attempt failed."""
+
+
 class ProtocolError(RealtimeError):
     """The peer sent something that breaks the protocol: a non-JSON frame, an event without a type."""
 

@@ -16,7 +16,13 @@ import anyio
 import pytest
 
 from agent_rt import RealtimeClient
-from agent_rt.errors import ConfigurationError, ConnectionClosedError, HandshakeError, NotConnectedError
+from agent_rt.errors import (
+    ConfigurationError,
+    ConnectionClosedError,
+    HandshakeError,
+    NotConnectedError,
+    ReconnectHookError,
+)
 from agent_rt.reconnect import ReconnectPolicy
 from agent_rt.server import Faults, LocalRealtimeServer
 from tests.faults.harness import SCENARIO, WEATHER_TOOL
@@ -480,3 +486,58 @@ async def test_a_server_that_accepts_and_drops_at_once_is_not_retried_forever() 
         assert seen.order[-2:] == ["reconnect.failed", "close"]
         assert seen.order.count("close") == 1
         assert len(server.connections) == 4
+
+
+async def test_before_reconnect_can_mint_a_fresh_ephemeral_key() -> None:
+    """An expired ``ek_`` key is refused with 401 at the handshake; the hook replaces it first."""
+    from agent_rt import create_client_secret
+
+    async with LocalRealtimeServer(scenario=SCENARIO) as server:
+        first = await create_client_secret("sk-test", expires_after=60, base_url=server.http_url)
+        minted: list[str] = []
+
+        async def mint(info: dict[str, Any]) -> None:
+            secret = await create_client_secret("sk-test", expires_after=60, base_url=server.http_url)
+            minted.append(secret.value)
+            client.realtime.set_api_key(secret.value)
+
+        for hook in (None, mint):
+            client = RealtimeClient(url=server.url, api_key=first.value, plugins=False, reconnect=FAST)
+            client.before_reconnect = hook
+            seen = Lifecycle(client)
+            server.app.client_secrets.clock = time.time  # the first key is valid again
+            async with client:
+                await client.wait_for_session_created(timeout=WAIT)
+                server.app.client_secrets.clock = lambda: time.time() + 120  # now it has expired
+                server.connections[-1].end(1006)
+                if hook is None:
+                    failed = await seen.wait("reconnect.failed")
+                    assert failed["error"].status == 401  # refused, and not retried
+                else:
+                    await seen.wait("reconnected")
+                    assert len(minted) == 1
+                    assert server.connections[-1].client_secret  # the new session used the fresh key
+                    assert words(await say(client, "hi")) == "Hello there! Nice to hear from you."
+
+
+async def test_a_failing_before_reconnect_hook_fails_that_attempt_only() -> None:
+    calls: list[int] = []
+
+    def flaky(info: dict[str, Any]) -> None:
+        calls.append(info["attempt"])
+        if info["attempt"] == 1:
+            raise RuntimeError("vault unreachable (token sk-hidden-123)")
+
+    async with LocalRealtimeServer(scenario=SCENARIO) as server:
+        client, seen = make_client(server, before_reconnect=flaky)
+        client.realtime.set_api_key("sk-hidden-123")
+        async with client:
+            await client.wait_for_session_created(timeout=WAIT)
+            server.connections[0].end(1006)
+            reconnected = await seen.wait("reconnected")
+            assert reconnected["attempt"] == 2
+            error = seen.payloads["reconnecting"][1]["error"]
+            assert isinstance(error, ReconnectHookError)
+            assert "vault unreachable" in str(error)
+            assert "sk-hidden-123" not in str(error)
+        assert calls == [1, 2]
