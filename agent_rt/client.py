@@ -61,6 +61,9 @@ logger = logging.getLogger("agent_rt.client")
 
 T = TypeVar("T")
 
+#: The ``reason`` of the ``reconnecting`` / ``reconnected`` events that ``renew_session()`` causes.
+RENEW_REASON = "renewed by the application"
+
 #: The session config sent on connect, as the reference client does (flat names; translated for GA).
 DEFAULT_SESSION_CONFIG: Mapping[str, Any] = {
     "modalities": ["text", "audio"],
@@ -173,6 +176,7 @@ class RealtimeClient(EventEmitter):
         self._closed_error: ConnectionClosedError | None = None
         self._close_reported = False
         self._reconnecting = False
+        self._renewing = False  # renew_session() is closing the socket on purpose
         self._drop_error: ConnectionClosedError | None = None  # why the reconnect in progress started
         self._attempt_close: dict[str, Any] | None = None  # how a reconnect attempt's socket closed
         self._changed = anyio.Event()
@@ -201,6 +205,33 @@ class RealtimeClient(EventEmitter):
 
     def is_connected(self) -> bool:
         return self.realtime.is_connected()
+
+    async def renew_session(self, timeout: float | None = None) -> dict[str, Any]:
+        """Replace the session with a new one now, with the same config and tools; returns it.
+
+        A session ends at the service's cap (60 minutes), even mid-reply. Renewing at a quiet
+        moment (between turns, when ``session["expires_at"]`` is near) avoids that. It works
+        like a reconnect (see :mod:`agent_rt.reconnect`): the conversation starts empty, the
+        events ``reconnecting`` / ``reconnected`` carry the lost items, with reason
+        ``"renewed by the application"``; it works without ``reconnect=`` too.
+        """
+        self._refuse_while_reconnecting()
+        if not self.is_connected():
+            raise self._closed_error or NotConnectedError("not connected: nothing to renew")
+        self._renewing = True
+        self._waiting += 1
+        try:
+            await self.realtime.close_socket()
+            with anyio.fail_after(timeout):
+                while self._renewing or self._reconnecting:
+                    if self._closed_error is not None:
+                        break
+                    await self._changed.wait()
+        finally:
+            self._waiting -= 1
+        if self._closed_error is not None:
+            raise self._closed_error
+        return self.session or {}
 
     @property
     def is_reconnecting(self) -> bool:
@@ -623,6 +654,10 @@ class RealtimeClient(EventEmitter):
             return
         code = payload.get("code")
         reason = payload.get("reason") or ""
+        if self._renewing and self._task_group is not None:  # renew_session() closed it on purpose
+            self._renewing = False
+            self._begin_reconnect(code, RENEW_REASON, immediate=True)
+            return
         policy = self.reconnect_policy
         if (
             policy is not None
@@ -655,8 +690,11 @@ class RealtimeClient(EventEmitter):
 
     # -- reconnecting ----------------------------------------------------------------------
 
-    def _begin_reconnect(self, code: int | None, reason: str) -> None:
-        """The server session is gone: clear what belonged to it, then reconnect in the background."""
+    def _begin_reconnect(self, code: int | None, reason: str, *, immediate: bool = False) -> None:
+        """The server session is gone: clear what belonged to it, then reconnect in the background.
+
+        ``immediate``: the first attempt goes at once (a renewal; the session cap is recognised too).
+        """
         assert self._task_group is not None
         lost_items = self.conversation.get_items()
         self._drop_error = ConnectionClosedError(
@@ -674,8 +712,11 @@ class RealtimeClient(EventEmitter):
         # Waiters for what the lost session would have produced fail; those for the
         # connection's fate (reconnecting, reconnected, reconnect.failed, close, error) go on.
         self.fail_waiters(self._drop_error, only=lambda name: name.startswith(("conversation.", "tool.")))
-        logger.warning("connection closed (code %s): reconnecting", code)
-        self._task_group.start_soon(self._reconnect, code, reason, lost_items, name="agent_rt reconnect")
+        if reason != RENEW_REASON:
+            logger.warning("connection closed (code %s): reconnecting", code)
+        self._task_group.start_soon(
+            self._reconnect, code, reason, lost_items, immediate, name="agent_rt reconnect"
+        )
 
     def _attempts_already_used(self, policy: ReconnectPolicy, session_limit: bool) -> int:
         """Attempts of the outage this drop continues: the last new session did not stay up."""
@@ -685,15 +726,17 @@ class RealtimeClient(EventEmitter):
         reconnected_at, used = last
         return used if anyio.current_time() - reconnected_at < policy.stable_after else 0
 
-    async def _reconnect(self, code: int | None, reason: str, lost_items: list[Item]) -> None:
-        policy = self.reconnect_policy
-        assert policy is not None
+    async def _reconnect(
+        self, code: int | None, reason: str, lost_items: list[Item], immediate: bool = False
+    ) -> None:
+        policy = self.reconnect_policy or ReconnectPolicy()  # a renewal without reconnect=
         session_limit = is_session_limit(code, reason)
+        immediate = immediate or session_limit
         last_error: Exception | None = None
-        attempt = self._attempts_already_used(policy, session_limit)
+        attempt = self._attempts_already_used(policy, immediate)
         while attempt < policy.max_attempts:
             attempt += 1
-            delay = policy.delay(attempt, session_limit=session_limit)
+            delay = policy.delay(attempt, session_limit=immediate)
             self.emit(
                 "reconnecting",
                 {
@@ -722,6 +765,7 @@ class RealtimeClient(EventEmitter):
             self._reconnecting = False
             self._drop_error = None
             self._last_reconnect = (anyio.current_time(), attempt)
+            self._notify()
             logger.info("reconnected after close code %s (attempt %d): a new session", code, attempt)
             self.emit(
                 "reconnected",

@@ -86,7 +86,10 @@ class WebSocket:
     @property
     def close_code(self) -> int | None:
         """The close code received from the peer (1006 if the connection dropped)."""
-        return self._protocol.close_code if self.closed or self._protocol.close_rcvd else None
+        received = self._protocol.close_rcvd
+        if received is not None:  # known as soon as the peer's close frame is in, before EOF
+            return int(received.code)
+        return self._protocol.close_code if self.closed else None
 
     @property
     def close_reason(self) -> str:

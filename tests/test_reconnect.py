@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from agent_rt import RealtimeClient
+from agent_rt.client import RENEW_REASON
 from agent_rt.errors import (
     ConfigurationError,
     ConnectionClosedError,
@@ -541,3 +542,30 @@ async def test_a_failing_before_reconnect_hook_fails_that_attempt_only() -> None
             assert "vault unreachable" in str(error)
             assert "sk-hidden-123" not in str(error)
         assert calls == [1, 2]
+
+
+@pytest.mark.parametrize("reconnect", [False, True])
+async def test_renew_session_replaces_the_session_at_a_quiet_moment(reconnect: bool) -> None:
+    async with LocalRealtimeServer(scenario=SCENARIO) as server:
+        client, seen = make_client(server, reconnect=FAST if reconnect else False)
+        with pytest.raises(NotConnectedError, match="nothing to renew"):
+            await client.renew_session()
+        async with client:
+            await setup(client)
+            await say(client, "hi")
+            old = client.session["id"] if client.session else None
+            new = await client.renew_session(timeout=WAIT)
+            assert new["id"] != old
+            assert client.session is new
+            attempt = seen.payloads["reconnecting"][0]
+            assert (attempt["code"], attempt["reason"], attempt["delay"]) == (1000, RENEW_REASON, 0.0)
+            assert len(seen.payloads["reconnected"][0]["lost_items"]) == 2
+            assert client.conversation.get_items() == []
+            with anyio.fail_after(WAIT):
+                await server.connections[0].closed.wait()
+            assert server.connections[0].close_code == 1000  # closed cleanly by the client
+            assert server.connections[1].session.config.instructions == INSTRUCTIONS
+            assert [tool["name"] for tool in server.connections[1].session.config.tools] == ["get_weather"]
+            assert words(await say(client, "what is the weather")) == "It is 21 degrees in Paris."
+        assert seen.order == ["reconnecting", "reconnected", "close"]
+        assert seen.payloads["close"][0]["error"] is False
