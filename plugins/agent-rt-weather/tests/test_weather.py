@@ -223,3 +223,11 @@ def test_installed_package_is_found_through_its_entry_point() -> None:
     [info] = loaded.plugins
     assert (info.name, info.source, info.dist) == ("weather", "entry point", "agent-rt-weather")
     assert [tool.name for tool in info.tools] == ["get_weather"]
+
+
+async def test_the_source_names_the_endpoint_that_answered() -> None:
+    server = Server(answer())
+    mirror = server.service(url="http://127.0.0.1:8999/v1/forecast")
+    assert (await mirror.current(52.52, 13.41, "Berlin"))["source"] == "127.0.0.1:8999"
+    customer = server.service(url="https://customer-api.open-meteo.com/v1/forecast")
+    assert (await customer.current(52.52, 13.41, "Berlin"))["source"] == "open-meteo.com"

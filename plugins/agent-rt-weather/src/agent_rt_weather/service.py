@@ -52,6 +52,16 @@ class WeatherService:
     def host(self) -> str:
         return urlsplit(self.url).netloc
 
+    @property
+    def source(self) -> str:
+        """Who answered, for the model to cite: open-meteo.com, or the host of another endpoint."""
+        hostname = urlsplit(self.url).hostname or ""
+        return (
+            "open-meteo.com"
+            if hostname == "open-meteo.com" or hostname.endswith(".open-meteo.com")
+            else self.host
+        )
+
     async def current(self, lat: float, lng: float, location: str) -> dict[str, Any]:
         """Current temperature and wind speed at (``lat``, ``lng``); raises :class:`WeatherError`."""
         import httpx
@@ -77,7 +87,7 @@ class WeatherService:
             body = response.json()
         except ValueError:
             raise WeatherError("the weather service sent an answer that is not JSON") from None
-        return _read_current(body, lat, lng, location)
+        return _read_current(body, lat, lng, location, self.source)
 
 
 def _error_reason(response: httpx.Response) -> str:
@@ -97,7 +107,7 @@ def _number(mapping: Mapping[str, Any], key: str) -> float:
     return value
 
 
-def _read_current(body: object, lat: float, lng: float, location: str) -> dict[str, Any]:
+def _read_current(body: object, lat: float, lng: float, location: str, source: str) -> dict[str, Any]:
     current = body.get("current") if isinstance(body, dict) else None
     if not isinstance(body, dict) or not isinstance(current, dict):
         raise WeatherError("unexpected answer from the weather service: no 'current' conditions")
@@ -112,5 +122,5 @@ def _read_current(body: object, lat: float, lng: float, location: str) -> dict[s
         "wind_speed": _number(current, "wind_speed_10m"),
         "wind_speed_unit": str(units.get("wind_speed_10m", "km/h")),
         "time": current.get("time"),
-        "source": "open-meteo.com",
+        "source": source,
     }
