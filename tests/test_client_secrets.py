@@ -94,3 +94,37 @@ async def test_service_error_shape_and_request_body() -> None:
 async def test_unreachable_endpoint_is_a_typed_error() -> None:
     with pytest.raises(ClientSecretError, match="could not reach"):
         await create_client_secret(KEY, base_url="http://127.0.0.1:1/v1")
+
+
+async def test_the_session_a_secret_is_bound_to_starts_every_session_it_opens() -> None:
+    bound = {
+        "type": "realtime",
+        "model": "gpt-realtime-mini",
+        "instructions": "Speak like a pirate.",
+        "audio": {"output": {"voice": "marin"}},
+    }
+    async with LocalRealtimeServer() as server:
+        secret = await create_client_secret(KEY, session=bound, expires_after=60, base_url=server.http_url)
+        client = RealtimeClient(api_key=secret.value, url=server.url, plugins=False)
+        created: list[dict[str, object]] = []
+        client.realtime.on("server.session.created", lambda event: created.append(event["session"]))
+        async with client:
+            await client.wait_for_session_created(timeout=5)
+        (session,) = created
+        assert session["model"] == "gpt-realtime-mini"  # from the secret, not the URL's default
+        assert session["instructions"] == "Speak like a pirate."
+        assert session["audio"]["output"]["voice"] == "marin"  # type: ignore[index]
+        # A plain key gets the defaults: the binding belongs to the secret.
+        async with RealtimeClient(api_key=KEY, url=server.url, plugins=False) as plain:
+            await plain.wait_for_session_created(timeout=5)
+        assert server.connections[1].session.config.instructions != "Speak like a pirate."
+
+
+async def test_a_bad_bound_session_is_refused_when_the_secret_is_minted() -> None:
+    async with LocalRealtimeServer() as server:
+        with pytest.raises(ClientSecretError) as caught:
+            await create_client_secret(
+                KEY, session={"type": "realtime", "audio": {"output": {"voice": 7}}}, base_url=server.http_url
+            )
+    assert caught.value.status == 400
+    assert "voice" in str(caught.value)

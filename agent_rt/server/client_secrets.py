@@ -1,7 +1,9 @@
 """The local server's ``POST /v1/realtime/client_secrets``: ephemeral keys, as the GA service issues them.
 
 A secret (``ek_...``) is valid until its ``expires_at``; WebSocket connections that present an ``ek_``
-key this server did not issue, or that expired, are refused with 401 like the service does.
+key this server did not issue, or that expired, are refused with 401 like the service does. The
+``session`` a secret is minted with is checked like a ``session.update`` (a bad one is a 400) and
+becomes the starting config of every session opened with that secret.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..transport import HttpRequest
+from . import errors
+from .config import SessionConfig
 
 PATH = "/v1/realtime/client_secrets"
 DEFAULT_TTL = 600
@@ -38,6 +42,11 @@ class ClientSecretIssuer:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._issued: dict[str, int] = {}
+        self._sessions: dict[str, dict[str, Any]] = {}
+
+    def session_for(self, token: str) -> dict[str, Any] | None:
+        """The session config a valid secret was minted with (GA shape), else None."""
+        return dict(self._sessions[token]) if self.is_valid(token) and token in self._sessions else None
 
     def is_valid(self, token: str) -> bool:
         expires_at = self._issued.get(token)
@@ -74,9 +83,15 @@ class ClientSecretIssuer:
         session = body.get("session") or {"type": "realtime"}
         if not isinstance(session, dict):
             return _error(400, "Invalid 'session': expected an object.", "session")
+        try:  # the service validates the bound config when it mints the secret
+            probe = SessionConfig.create("ga", session_id="probe", model="gpt-realtime", expires_at=0)
+            probe.update({key: value for key, value in session.items() if key != "model"})
+        except errors.ClientEventError as exc:
+            return _error(400, exc.message, exc.param or "session", exc.code)
         value = "ek_" + secrets.token_hex(16)
         expires_at = int(self.clock()) + ttl
         self._issued[value] = expires_at
+        self._sessions[value] = session
         answer = {
             "value": value,
             "expires_at": expires_at,

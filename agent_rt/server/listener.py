@@ -344,6 +344,9 @@ class RealtimeServerApp:
         seed = None if self.seed is None else self.seed + index
         dialect: Dialect = "beta" if beta else "ga"
         max_seconds = self.max_session_seconds or SESSION_SECONDS[dialect]
+        bound = self.client_secrets.session_for(bearer_token(headers) or "") if dialect == "ga" else None
+        if bound is not None and isinstance(bound.get("model"), str):
+            model = bound["model"]  # a secret's session names the model; the URL need not
         session = RealtimeSession(
             dialect=dialect,
             model=model,
@@ -352,6 +355,8 @@ class RealtimeServerApp:
             seed=seed,
             max_seconds=math.ceil(max_seconds),
         )
+        if bound is not None:  # checked when the secret was minted; session.created shows it
+            session.config.update({key: value for key, value in bound.items() if key != "model"})
         info = ConnectionInfo(
             path=request.path,
             model=model,
