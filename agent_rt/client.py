@@ -47,7 +47,6 @@ from .protocol.dialect import (
     normalize_event_type,
     normalize_format,
     read_setting,
-    turn_detection_enabled,
 )
 
 if TYPE_CHECKING:
@@ -106,6 +105,8 @@ class RealtimeClient(EventEmitter):
     recoverable closes with a new session (off by default: a new session loses the conversation).
     ``before_reconnect(info)`` (sync or async) runs before each attempt, with the ``reconnecting``
     payload: the place to mint a fresh ephemeral key (``client.realtime.set_api_key``).
+    ``session_defaults=False`` sends only the settings the application sets (and its tools), not
+    the reference client's defaults: a session an ephemeral key is bound to keeps its config.
     """
 
     def __init__(
@@ -123,6 +124,7 @@ class RealtimeClient(EventEmitter):
         disabled_plugins: Collection[str] = (),
         reconnect: bool | ReconnectPolicy = False,
         before_reconnect: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
+        session_defaults: bool = True,
     ) -> None:
         super().__init__()
         self.reconnect_policy: ReconnectPolicy | None = coerce_policy(reconnect)
@@ -141,7 +143,8 @@ class RealtimeClient(EventEmitter):
         self.plugins: LoadedPlugins | None = None
         if plugins is not False:
             self.load_plugins(() if plugins is True else plugins, disabled=disabled_plugins)
-        self.session_config: dict[str, Any] = copy.deepcopy(dict(DEFAULT_SESSION_CONFIG))
+        self._session_defaults = session_defaults
+        self.session_config: dict[str, Any] = self._initial_session_config()
         self._session_tools: list[dict[str, Any]] = []
         self.session: dict[str, Any] | None = None  # the effective session the server last reported
         self._generation = 0  # counts drops that started a reconnect: waiters from before them fail
@@ -191,6 +194,7 @@ class RealtimeClient(EventEmitter):
     def _reset_session_state(self) -> None:
         """Forget what belonged to the server session: on connect, and when it is lost."""
         self._session_created = False
+        self._tools_sent = False
         self._active_responses: set[str] = set()
         self._pending_create: str | None = None
         self._pending_input_samples = 0
@@ -268,7 +272,7 @@ class RealtimeClient(EventEmitter):
         if self.is_connected():
             await self.disconnect()
         self.conversation.clear()
-        self.session_config = copy.deepcopy(dict(DEFAULT_SESSION_CONFIG))
+        self.session_config = self._initial_session_config()
         self._session_tools = []
         self.tools.clear()
         self._handlers.clear()
@@ -307,8 +311,12 @@ class RealtimeClient(EventEmitter):
 
     # -- session and tools -----------------------------------------------------------------
 
+    def _turn_detection_on(self) -> bool:
+        value = self._setting("turn_detection")
+        return isinstance(value, Mapping) and value.get("type") != "none"
+
     def get_turn_detection_type(self) -> str | None:
-        value = read_setting(self.session_config, "turn_detection")
+        value = self._setting("turn_detection")
         return value.get("type") if isinstance(value, Mapping) and value.get("type") != "none" else None
 
     async def update_session(self, **fields: Any) -> None:
@@ -336,13 +344,32 @@ class RealtimeClient(EventEmitter):
             self._mark_app_send()
             await self._send_session_update()
 
-    def _session_payload(self) -> dict[str, Any]:
+    def _initial_session_config(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(DEFAULT_SESSION_CONFIG)) if self._session_defaults else {}
+
+    def _session_payload(self) -> dict[str, Any] | None:
+        """The ``session.update`` payload; None when there is nothing to send (``session_defaults=False``)."""
         config = dict(self.session_config)
-        config["tools"] = self.tools.merge_with_session_tools(self._session_tools)
+        tools = self.tools.merge_with_session_tools(self._session_tools)
+        if self._session_defaults or tools or self._tools_sent:  # [] once sent: removes the last tool
+            config["tools"] = tools
+        if not config:
+            return None
         return config_to_wire(config, self.realtime.dialect)
 
     async def _send_session_update(self) -> None:
-        await self.realtime.send("session.update", {"session": self._session_payload()})
+        payload = self._session_payload()
+        if payload is None:
+            return
+        self._tools_sent = self._tools_sent or "tools" in payload
+        await self.realtime.send("session.update", {"session": payload})
+
+    def _setting(self, flat_name: str) -> Any:
+        """A session setting: the application's, else (``session_defaults=False``) the server's."""
+        value = read_setting(self.session_config, flat_name)
+        if value is None and flat_name not in self.session_config and self.session is not None:
+            value = read_setting(self.session, flat_name)
+        return value
 
     async def add_tool(
         self,
@@ -364,10 +391,10 @@ class RealtimeClient(EventEmitter):
             await self._send_session_update()
 
     def _input_format(self) -> str:
-        return normalize_format(read_setting(self.session_config, "input_audio_format")) or "pcm16"
+        return normalize_format(self._setting("input_audio_format")) or "pcm16"
 
     def _output_format(self) -> str:
-        return normalize_format(read_setting(self.session_config, "output_audio_format")) or "pcm16"
+        return normalize_format(self._setting("output_audio_format")) or "pcm16"
 
     def _sync_input_rate(self) -> None:
         self.conversation.input_audio_format = self._input_format()
@@ -441,7 +468,7 @@ class RealtimeClient(EventEmitter):
         self, overrides: Mapping[str, Any] | None, *, timeout: float | None = None, commit: bool = True
     ) -> None:
         self._require_open()
-        if commit and self._pending_input_samples and not turn_detection_enabled(self.session_config):
+        if commit and self._pending_input_samples and not self._turn_detection_on():
             self._pending_input_samples = 0
             await self.realtime.send("input_audio_buffer.commit")
         data: dict[str, Any] = {}
@@ -579,6 +606,7 @@ class RealtimeClient(EventEmitter):
             session = event.get("session")
             if isinstance(session, dict):
                 self.session = session
+                self._sync_input_rate()  # formats the application left to the server
             if event_type == "session.created":
                 self._session_created = True
                 self._notify()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import anyio
 import httpx
 import pytest
 
@@ -128,3 +129,49 @@ async def test_a_bad_bound_session_is_refused_when_the_secret_is_minted() -> Non
             )
     assert caught.value.status == 400
     assert "voice" in str(caught.value)
+
+
+async def test_without_session_defaults_the_bound_session_survives_the_connect() -> None:
+    bound = {
+        "type": "realtime",
+        "instructions": "Speak like a pirate.",
+        "audio": {"output": {"voice": "marin", "format": {"type": "audio/pcmu"}}},
+    }
+    async with LocalRealtimeServer() as server:
+        secret = await create_client_secret(KEY, session=bound, expires_after=60, base_url=server.http_url)
+        client = RealtimeClient(api_key=secret.value, url=server.url, plugins=False, session_defaults=False)
+        sent: list[dict[str, object]] = []
+        client.realtime.on("client.*", sent.append)
+        async with client:
+            await client.wait_for_session_created(timeout=5)
+            assert [event["type"] for event in sent] == []  # nothing to override
+            config = server.connections[0].session.config
+            assert config.instructions == "Speak like a pirate."
+            assert client.conversation.output_audio_format == "g711_ulaw"  # learnt from the server
+
+            tool = {"name": "noop", "description": "Does nothing.", "parameters": {"type": "object"}}
+            await client.add_tool(tool, lambda: "ok")
+            await client.update_session(max_output_tokens=200)
+            await client.remove_tool("noop")
+            updates = [event["session"] for event in sent if event["type"] == "session.update"]
+            assert [sorted(update) for update in updates] == [  # type: ignore[call-overload]
+                ["tools", "type"],
+                ["max_output_tokens", "tools", "type"],
+                ["max_output_tokens", "tools", "type"],  # tools=[] removes the last one
+            ]
+            assert updates[-1]["tools"] == []  # type: ignore[index]
+        with anyio.fail_after(5):
+            await server.connections[0].closed.wait()  # every update above has been applied
+        assert config.instructions == "Speak like a pirate."  # never overwritten
+        assert config.tools == []
+
+
+async def test_by_default_the_client_sends_the_reference_defaults_on_connect() -> None:
+    async with LocalRealtimeServer() as server:
+        client = RealtimeClient(api_key=KEY, url=server.url, plugins=False)
+        sent: list[dict[str, object]] = []
+        client.realtime.on("client.*", sent.append)
+        async with client:
+            await client.wait_for_session_created(timeout=5)
+        (update,) = [event for event in sent if event["type"] == "session.update"]
+        assert update["session"]["instructions"] == ""  # type: ignore[index]
