@@ -157,20 +157,11 @@ class RealtimeAPI(EventEmitter):
             raise RealtimeError("already connected")
         if self._task_group is not None:  # the last connection ended without disconnect(): finish it
             await self.disconnect()
-        url = self.connection_url(model)
-        if not self._api_key and urlsplit(url).hostname == urlsplit(DEFAULT_URL).hostname:
-            raise ConfigurationError("no API key: set OPENAI_API_KEY or pass api_key=")
-        logger.debug("connecting to %s (%s protocol)", redact(url), self.dialect)
-        from . import transport  # deferred: websockets and ssl add ~40 ms to `import agent_rt`
-
-        websocket = await transport.connect(
-            url, self._headers(), ssl_context=self._ssl_context, open_timeout=self._open_timeout
-        )
+        websocket = await self._open(model)
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
         self._start_receiving(websocket)
-        logger.debug("connected to %s", redact(url))
 
     async def reconnect(self, model: str | None = None) -> None:
         """Open a new WebSocket after the previous one closed, keeping the task group ``connect`` made.
@@ -183,18 +174,25 @@ class RealtimeAPI(EventEmitter):
             raise NotConnectedError("reconnect() needs connect() first (and no disconnect() since)")
         if self.is_connected():
             raise RealtimeError("already connected")
-        url = self.connection_url(model)
-        logger.debug("reconnecting to %s (%s protocol)", redact(url), self.dialect)
-        from . import transport
-
-        websocket = await transport.connect(
-            url, self._headers(), ssl_context=self._ssl_context, open_timeout=self._open_timeout
-        )
+        websocket = await self._open(model)
         if self._task_group is None:  # disconnect() ran during the handshake
             await websocket.abort()
             raise NotConnectedError("disconnected while reconnecting")
         self._start_receiving(websocket)
-        logger.debug("reconnected to %s", redact(url))
+
+    async def _open(self, model: str | None) -> transport.WebSocket:
+        """Run the opening handshake (HandshakeError if it fails); receiving starts separately."""
+        url = self.connection_url(model)
+        if not self._api_key and urlsplit(url).hostname == urlsplit(DEFAULT_URL).hostname:
+            raise ConfigurationError("no API key: set OPENAI_API_KEY or pass api_key=")
+        logger.debug("connecting to %s (%s protocol)", redact(url), self.dialect)
+        from . import transport  # deferred: websockets and ssl add ~40 ms to `import agent_rt`
+
+        websocket = await transport.connect(
+            url, self._headers(), ssl_context=self._ssl_context, open_timeout=self._open_timeout
+        )
+        logger.debug("connected to %s", redact(url))
+        return websocket
 
     def _start_receiving(self, websocket: transport.WebSocket) -> None:
         assert self._task_group is not None

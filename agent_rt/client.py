@@ -48,17 +48,22 @@ from .protocol.dialect import (
     normalize_format,
     read_setting,
 )
+from .reconnect import ReconnectPolicy, coerce_policy, is_session_limit
+from .tools import Tool, ToolRegistry, ToolResult, execute_tool_call
 
 if TYPE_CHECKING:
     import ssl
 
     from .plugins import LoadedPlugins
-from .reconnect import ReconnectPolicy, coerce_policy, is_session_limit
-from .tools import Tool, ToolRegistry, ToolResult, execute_tool_call
 
 logger = logging.getLogger("agent_rt.client")
 
 T = TypeVar("T")
+
+
+def _closed_message(code: int | None, reason: str) -> str:
+    return f"connection closed (code {code}{', ' + reason if reason else ''})"
+
 
 #: The ``reason`` of the ``reconnecting`` / ``reconnected`` events that ``renew_session()`` causes.
 RENEW_REASON = "renewed by the application"
@@ -311,13 +316,14 @@ class RealtimeClient(EventEmitter):
 
     # -- session and tools -----------------------------------------------------------------
 
-    def _turn_detection_on(self) -> bool:
+    def _turn_detection(self) -> Mapping[str, Any] | None:
+        """The turn detection in effect (the application's setting, else the server's), or None."""
         value = self._setting("turn_detection")
-        return isinstance(value, Mapping) and value.get("type") != "none"
+        return value if isinstance(value, Mapping) and value.get("type") != "none" else None
 
     def get_turn_detection_type(self) -> str | None:
-        value = self._setting("turn_detection")
-        return value.get("type") if isinstance(value, Mapping) and value.get("type") != "none" else None
+        detection = self._turn_detection()
+        return detection.get("type") if detection is not None else None
 
     async def update_session(self, **fields: Any) -> None:
         """Merge ``fields`` into the session config and send it when connected.
@@ -468,7 +474,7 @@ class RealtimeClient(EventEmitter):
         self, overrides: Mapping[str, Any] | None, *, timeout: float | None = None, commit: bool = True
     ) -> None:
         self._require_open()
-        if commit and self._pending_input_samples and not self._turn_detection_on():
+        if commit and self._pending_input_samples and self._turn_detection() is None:
             self._pending_input_samples = 0
             await self.realtime.send("input_audio_buffer.commit")
         data: dict[str, Any] = {}
@@ -703,7 +709,7 @@ class RealtimeClient(EventEmitter):
         reason = payload.get("reason") or ""
         if self._closed_error is None or message is not None:
             self._closed_error = ConnectionClosedError(
-                message or f"connection closed (code {code}{', ' + reason if reason else ''})",
+                message or _closed_message(code, reason),
                 code=code,
                 reason=reason,
             )
@@ -726,7 +732,7 @@ class RealtimeClient(EventEmitter):
         assert self._task_group is not None
         lost_items = self.conversation.get_items()
         self._drop_error = ConnectionClosedError(
-            f"connection closed (code {code}{', ' + reason if reason else ''}); reconnecting",
+            f"{_closed_message(code, reason)}; reconnecting",
             code=code,
             reason=reason,
         )
@@ -746,10 +752,13 @@ class RealtimeClient(EventEmitter):
             self._reconnect, code, reason, lost_items, immediate, name="agent_rt reconnect"
         )
 
-    def _attempts_already_used(self, policy: ReconnectPolicy, session_limit: bool) -> int:
-        """Attempts of the outage this drop continues: the last new session did not stay up."""
+    def _attempts_already_used(self, policy: ReconnectPolicy, fresh: bool) -> int:
+        """Attempts of the outage this drop continues: the last new session did not stay up.
+
+        ``fresh``: a renewal or the session cap, which always start a new count.
+        """
         last = self._last_reconnect
-        if last is None or session_limit:
+        if last is None or fresh:
             return 0
         reconnected_at, used = last
         return used if anyio.current_time() - reconnected_at < policy.stable_after else 0
@@ -764,7 +773,7 @@ class RealtimeClient(EventEmitter):
         attempt = self._attempts_already_used(policy, immediate)
         while attempt < policy.max_attempts:
             attempt += 1
-            delay = policy.delay(attempt, session_limit=immediate)
+            delay = policy.delay(attempt, immediate=immediate)
             self.emit(
                 "reconnecting",
                 {

@@ -91,13 +91,17 @@ class ReconnectPolicy:
             return self.reconnect_at_session_limit
         return code in self.close_codes
 
-    def delay(self, attempt: int, *, session_limit: bool = False) -> float:
-        """Seconds to wait before attempt ``attempt`` (1-based)."""
+    def delay(self, attempt: int, *, immediate: bool = False) -> float:
+        """Seconds to wait before attempt ``attempt`` (1-based).
+
+        ``immediate``: a routine new session (the session cap, a renewal), not a failure: the first
+        attempt goes at once and the backoff starts from the second.
+        """
         if attempt < 1:
             raise ValueError("attempts count from 1")
-        if session_limit and attempt == 1:
+        if immediate and attempt == 1:
             return 0.0
-        steps = attempt - 2 if session_limit else attempt - 1  # after the cap, backoff starts at attempt 2
+        steps = attempt - 2 if immediate else attempt - 1
         ceiling = min(self.max_delay, self.initial_delay * self.multiplier ** min(steps, 64))
         return ceiling * (1.0 - self.jitter * self.random())
 

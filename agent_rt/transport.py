@@ -14,8 +14,9 @@ import contextlib
 import logging
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 import anyio
@@ -168,20 +169,28 @@ class WebSocket:
                 await self._mark_eof()
                 continue
             self._protocol.receive_data(data)
-            self._drain_events()
-            if self._protocol.writes:  # a pong or a close reply; most reads queue nothing
-                with contextlib.suppress(ConnectionClosedError):
-                    await self._flush()
-            if self._protocol.parser_exc is not None and self._protocol.state is not State.OPEN:
-                # We failed the connection (bad framing): our close frame is out and everything
-                # the peer sends from now on is discarded, so don't wait for its EOF.
-                await self._mark_eof()
-            if self._protocol.state is State.CLOSED:
-                await self._close_stream()
+            self._take_events(self._protocol.events_received())
+            await self._answer_what_was_read()
         return self._messages.popleft()
 
+    async def _answer_what_was_read(self) -> None:
+        """After frames were parsed: send the replies they call for, and end a finished connection."""
+        if self._protocol.writes:  # a pong or a close reply; most reads queue nothing
+            with contextlib.suppress(ConnectionClosedError):
+                await self._flush()
+        if self._protocol.parser_exc is not None and self._protocol.state is not State.OPEN:
+            # We failed the connection (bad framing): our close frame is out and everything
+            # the peer sends from now on is discarded, so don't wait for its EOF.
+            await self._mark_eof()
+        if self._protocol.state is State.CLOSED:
+            await self._close_stream()
+
     def _drain_events(self) -> None:
-        for event in self._protocol.events_received():
+        self._take_events(self._protocol.events_received())
+
+    def _take_events(self, events: Iterable[object]) -> None:
+        """Queue the messages among parsed ``events`` (frames; other events are ignored)."""
+        for event in events:
             if isinstance(event, Frame):
                 self._on_frame(event)
         if self._protocol.parser_exc is not None and self._protocol.state is not State.OPEN:
@@ -329,11 +338,7 @@ async def connect(
             + (f": {body}" if body else ""),
             status=response.status_code,
         )
-    if protocol.writes:  # a close frame came with the response: answer it now, not at the next read
-        with contextlib.suppress(ConnectionClosedError):
-            await websocket._flush()
-        if protocol.state is State.CLOSED:
-            await websocket._close_stream()
+    await websocket._answer_what_was_read()  # a close frame may have come with the response
     return websocket
 
 
@@ -349,9 +354,7 @@ async def _read_handshake(websocket: WebSocket, protocol: ClientProtocol) -> Res
             if isinstance(event, Response):
                 # Frames that arrived in the same read as the response (a fast server sends
                 # session.created at once) are already parsed: queue them, then any left over.
-                for frame in events[index + 1 :]:
-                    if isinstance(frame, Frame):
-                        websocket._on_frame(frame)
+                websocket._take_events(events[index + 1 :])
                 websocket._drain_events()
                 return event
         if protocol.handshake_exc is not None:
@@ -381,7 +384,14 @@ class HttpRequest:
 HttpHandler = Callable[[HttpRequest], Awaitable[tuple[int, str, bytes]]]
 
 _MAX_HTTP_BODY = 1 << 20
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+def reason_phrase(status: int, default: str = "Error") -> str:
+    """The standard phrase of an HTTP status ("Service Unavailable"), or ``default``."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return default
 
 
 async def _answer_plain_http(stream: anyio.abc.ByteStream, data: bytes, handler: HttpHandler) -> None:
@@ -406,7 +416,7 @@ async def _answer_plain_http(stream: anyio.abc.ByteStream, data: bytes, handler:
         return
     except ValueError:
         status, content_type, payload = 400, "text/plain", b"bad request\n"
-    reason = _REASONS.get(status, "Error")
+    reason = reason_phrase(status)
     head_out = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\n"
         f"content-length: {len(payload)}\r\nconnection: close\r\nserver: {USER_AGENT}\r\n\r\n"

@@ -63,3 +63,10 @@ async def next_assistant_message(client: RealtimeClient, timeout: float = 30) ->
 
 def run(main: Any) -> None:
     anyio.run(main, backend=backend())
+
+
+async def ask(client: RealtimeClient, text: str) -> dict[str, Any]:
+    """Print and send a user line; the assistant's answer streams (``stream_transcripts``) and is returned."""
+    print(f"user: {text}\nassistant: ", end="", flush=True)
+    await client.send_user_message_content([{"type": "input_text", "text": text}])
+    return await next_assistant_message(client)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from _common import next_assistant_message, realtime_client, run, stream_transcripts
+from _common import ask, realtime_client, run, stream_transcripts
 
 from agent_rt import function_tool
 
@@ -48,10 +48,7 @@ async def main() -> None:
         client.on("tool.call.finished", lambda e: print(f"[tool] ok={e['ok']} -> {e['output']}"))
         stream_transcripts(client)
         async with client:
-            question = "How much coffee for 3 cups of dark roast?"
-            print(f"user: {question}\nassistant: ", end="")
-            await client.send_user_message_content([{"type": "input_text", "text": question}])
-            await next_assistant_message(client)
+            await ask(client, "How much coffee for 3 cups of dark roast?")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from _common import next_assistant_message, realtime_client, run, stream_transcripts
+from _common import ask, realtime_client, run, stream_transcripts
 
 from agent_rt.reconnect import ReconnectPolicy
 
@@ -32,12 +32,6 @@ def recap(items: list[dict[str, Any]]) -> str:
         if item.get("type") == "message"
     ]
     return "\n".join(lines)[-2000:]
-
-
-async def say(client: Any, text: str) -> None:
-    print(f"user: {text}\nassistant: ", end="")
-    await client.send_user_message_content([{"type": "input_text", "text": text}])
-    await next_assistant_message(client)
 
 
 async def main() -> None:
@@ -62,7 +56,7 @@ async def main() -> None:
             await client.wait_for_session_created(timeout=30)
             first = client.session["id"] if client.session else "?"
             print(f"session {first}")
-            await say(client, "Hi, I'm Ada.")
+            await ask(client, "Hi, I'm Ada.")
 
             print("-- the network drops --")
             await client.realtime.abort()
@@ -70,7 +64,7 @@ async def main() -> None:
                 await reconnected.wait()
             items = len(client.conversation.get_items())
             print(f"the cache holds {items} items; the recap is in the instructions")
-            await say(client, "I'm back.")
+            await ask(client, "I'm back.")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _common import next_assistant_message, realtime_client, run, stream_transcripts
+from _common import ask, realtime_client, run, stream_transcripts
 
 SCENARIO = {"rules": [{"match": "name", "reply": "I'm a local stand-in model. Nice to meet you!"}]}
 TURNS = ["Hi, what's your name?", "Tell me something about realtime APIs."]
@@ -14,9 +14,7 @@ async def main() -> None:
         stream_transcripts(client)
         async with client:
             for text in TURNS:
-                print(f"user: {text}\nassistant: ", end="", flush=True)
-                await client.send_user_message_content([{"type": "input_text", "text": text}])
-                item = await next_assistant_message(client)
+                item = await ask(client, text)
                 print(f"  ({len(item['formatted']['audio']) / 24000:.2f} s of audio)")
 
 

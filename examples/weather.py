@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
-from _common import live, next_assistant_message, realtime_client, run, stream_transcripts
+from _common import ask, live, realtime_client, run, stream_transcripts
 
 SCENARIO = {
     "rules": [
@@ -64,10 +64,7 @@ async def conversation() -> None:
         client.on("tool.call.finished", lambda e: print(f"\n[tool] {e['name']} -> {e['output']}"))
         stream_transcripts(client)
         async with client:
-            question = "What's the weather in Paris right now?"
-            print(f"user: {question}\nassistant: ", end="")
-            await client.send_user_message_content([{"type": "input_text", "text": question}])
-            await next_assistant_message(client)
+            await ask(client, "What's the weather in Paris right now?")
 
 
 async def main() -> None:

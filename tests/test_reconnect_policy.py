@@ -64,9 +64,9 @@ def test_a_huge_attempt_number_stays_at_the_cap() -> None:
 
 def test_after_the_session_cap_the_first_attempt_is_immediate_then_backoff_starts() -> None:
     policy = ReconnectPolicy(initial_delay=0.5, jitter=0.0)
-    assert policy.delay(1, session_limit=True) == 0.0
-    assert policy.delay(2, session_limit=True) == 0.5
-    assert policy.delay(3, session_limit=True) == 1.0
+    assert policy.delay(1, immediate=True) == 0.0
+    assert policy.delay(2, immediate=True) == 0.5
+    assert policy.delay(3, immediate=True) == 1.0
 
 
 def test_attempts_count_from_one() -> None:

@@ -37,7 +37,7 @@ import anyio
 import anyio.abc
 
 from ..errors import ConnectionClosedError
-from ..transport import HandshakeRequest, WebSocket, serve
+from ..transport import HandshakeRequest, WebSocket, reason_phrase, serve
 from . import errors
 from .client_secrets import ClientSecretIssuer, bearer_token
 from .config import SESSION_SECONDS, Dialect
@@ -103,16 +103,6 @@ def _faults_for(plan: FaultPlan, index: int) -> Faults | None:
     if plan is None or isinstance(plan, Faults):
         return plan
     return plan[index] if index < len(plan) else None
-
-
-_HTTP_REASONS = {
-    401: "Unauthorized",
-    403: "Forbidden",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
 
 
 def session_limit_reason(seconds: float) -> str:
@@ -329,7 +319,7 @@ class RealtimeServerApp:
         if self._refusals:
             status = self._refusals.popleft()
             self.refused += 1
-            return (status, f"{_HTTP_REASONS.get(status, 'Refused')} (refused by refuse_handshakes)\n")
+            return (status, f"{reason_phrase(status, 'Refused')} (refused by refuse_handshakes)\n")
         token = bearer_token(request.headers)
         if token is not None and token.startswith("ek_") and not self.client_secrets.is_valid(token):
             return (401, "Unauthorized: unknown or expired client secret\n")
@@ -344,7 +334,8 @@ class RealtimeServerApp:
         seed = None if self.seed is None else self.seed + index
         dialect: Dialect = "beta" if beta else "ga"
         max_seconds = self.max_session_seconds or SESSION_SECONDS[dialect]
-        bound = self.client_secrets.session_for(bearer_token(headers) or "") if dialect == "ga" else None
+        token = bearer_token(headers) or ""
+        bound = self.client_secrets.session_for(token) if dialect == "ga" else None
         if bound is not None and isinstance(bound.get("model"), str):
             model = bound["model"]  # a secret's session names the model; the URL need not
         session = RealtimeSession(
@@ -365,7 +356,7 @@ class RealtimeServerApp:
             or any(p.startswith("openai-insecure-api-key.") for p in protocols),
             headers=headers,
             session=session,
-            client_secret=self.client_secrets.is_valid(bearer_token(headers) or ""),
+            client_secret=self.client_secrets.is_valid(token),
         )
         self.connections.append(info)
         try:

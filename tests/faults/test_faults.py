@@ -53,14 +53,25 @@ async def test_turn_lengths(kind: str) -> None:
         async with LocalRealtimeServer(scenario=SCENARIO) as server:
             client, seen = make_client(server, kind)
             await configure(client, kind)
+            received = 0
+            all_received = anyio.Event()
+
+            def count(event: dict[str, Any]) -> None:
+                nonlocal received
+                received += 1
+                if received == TURN_EVENTS[kind]:
+                    all_received.set()
+
+            client.realtime.on("server.*", count)
             async with client:
                 assert await run_turn(client, kind, seen) is None
                 assert len(seen.completed) == TURN_ITEMS[kind]
                 with anyio.fail_after(WAIT):
-                    while server.connections[0].events_sent < TURN_EVENTS[kind]:  # noqa: ASYNC110
-                        await anyio.sleep(0.01)
-                await anyio.sleep(0.05)
-                assert server.connections[0].events_sent == TURN_EVENTS[kind]
+                    await all_received.wait()
+            with anyio.fail_after(WAIT):  # the connection is over: nothing more can be sent
+                await server.connections[0].closed.wait()
+            assert server.connections[0].events_sent == TURN_EVENTS[kind]
+            assert received == TURN_EVENTS[kind]
             assert len(seen.closes) <= 1
             assert_tool_outputs_once(server, seen)
 
@@ -169,7 +180,6 @@ async def test_hanging_async_tool_times_out_and_answers_once() -> None:
             client.on("tool.call.finished", finished.append)
             async with client:
                 assert await run_turn(client, "tool", seen) is None
-                await anyio.sleep(0.1)
             assert len(finished) == 1
             assert not finished[0]["ok"]
             assert "timed out" in finished[0]["error"]
@@ -212,7 +222,7 @@ async def test_drop_while_a_tool_runs_sends_no_output(after: int) -> None:
             with anyio.fail_after(WAIT):
                 await seen.closed.wait()
             release.set()
-            await anyio.sleep(0.05)
+            await anyio.wait_all_tasks_blocked()  # a tool task still alive would run now
             await assert_closed_socket_refuses_sends(client, seen)
             await client.disconnect()
             assert len(seen.closes) == 1

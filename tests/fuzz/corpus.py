@@ -259,17 +259,23 @@ def random_item(draw: st.DrawFn) -> dict[str, Any]:
     return item
 
 
+#: Server events that carry a whole item (and so may create it in the cache).
+CREATING_EVENTS = (
+    "conversation.item.created",
+    "conversation.item.added",
+    "conversation.item.done",
+    "conversation.item.retrieved",
+    "response.output_item.added",
+    "response.output_item.done",
+)
+
+
 @st.composite
 def random_event(draw: st.DrawFn) -> Any:
     kind = draw(
         st.sampled_from(
             [
-                "conversation.item.created",
-                "conversation.item.added",
-                "conversation.item.done",
-                "conversation.item.retrieved",
-                "response.output_item.added",
-                "response.output_item.done",
+                *CREATING_EVENTS,
                 "conversation.item.truncated",
                 "conversation.item.deleted",
                 "conversation.item.input_audio_transcription.delta",

@@ -32,20 +32,12 @@ from agent_rt.protocol.dialect import (
     turn_detection_enabled,
 )
 
-from .corpus import capture_sessions, junk, mutated_sequence, random_sequence
+from .corpus import CREATING_EVENTS, capture_sessions, junk, mutated_sequence, random_sequence
 from .profiles import FUZZ, TIMEOUT
 
 pytestmark = pytest.mark.timeout(TIMEOUT)
 
 _AUDIO_DELTAS = ("response.output_audio.delta", "response.audio.delta")
-_CREATING = (
-    "conversation.item.created",
-    "conversation.item.added",
-    "conversation.item.done",
-    "conversation.item.retrieved",
-    "response.output_item.added",
-    "response.output_item.done",
-)
 
 
 def _samples(delta: Any) -> int:
@@ -62,7 +54,7 @@ def feed(events: list[Any]) -> RealtimeConversation:
         snapshot = copy.deepcopy(event)
         kind = event.get("type") if isinstance(event, dict) else None
         item = event.get("item") if isinstance(event, dict) else None
-        created_id = item.get("id") if isinstance(item, dict) and kind in _CREATING else None
+        created_id = item.get("id") if isinstance(item, dict) and kind in CREATING_EVENTS else None
         is_new = isinstance(created_id, str) and conv.get_item(created_id) is None
         try:
             conv.process_event(event)
