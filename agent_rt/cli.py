@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
+import inspect
 import json
 import logging
 import os
@@ -50,6 +52,10 @@ DEMO_SCENARIO: dict[str, Any] = {
     ],
     "transcripts": ["tell me a joke"],
 }
+
+#: Modules that add commands: each has ``register(commands)``, taking the subparsers object; a
+#: command's parser sets ``handler=`` (``args -> int``, sync or async) with ``set_defaults``.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 DEMO_TURNS = ["Hello!", "What time is it in Tokyo?", "What is (17 + 4) * 23?"]
 
@@ -389,10 +395,16 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_float,
         help="end each session after this long with close 1001, as the service does (default: 3600)",
     )
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(commands)
     return parser
 
 
 async def _run(args: argparse.Namespace) -> int:
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a command registered by a module of COMMAND_MODULES
+        result = handler(args)
+        return int(await result) if inspect.isawaitable(result) else int(result)
     if args.command == "demo":
         return await _demo(args)
     if args.command == "chat":
