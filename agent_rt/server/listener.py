@@ -5,7 +5,9 @@ It only moves events: a reader task feeds client frames to the session, a pump t
 ``response.cancel`` or barge-in audio read meanwhile is honoured before the next batch), and a
 writer task sends everything in the order the session produced it. With ``realtime_audio`` the
 pump sleeps for the duration of each batch's audio, like a service streaming speech; otherwise
-responses go out as fast as the socket takes them.
+responses go out as fast as the socket takes them. ``first_response_delay`` (seconds) holds each
+response's first output back after ``response.created``, like a model's time to first token: with
+both, a browser can hear and interrupt answers offline (the console's sessions use them).
 
 :class:`Faults` injects the failures clients must survive: a dropped connection (no close
 frame, the client sees 1006), a non-JSON text frame, a broken WebSocket frame, a server that
@@ -156,8 +158,11 @@ class _Connection:
         faults: Faults | None,
         realtime_audio: bool,
         max_seconds: float,
+        first_response_delay: float = 0.0,
     ) -> None:
         self.max_seconds = max_seconds
+        self.first_response_delay = first_response_delay
+        self._delayed: object = None  # the last response held back by first_response_delay
         self.ws = websocket
         self.info = info
         self.session = info.session
@@ -223,6 +228,11 @@ class _Connection:
             await self.outbox.wait_drained()
             if not self.session.streaming:
                 continue
+            stream = self.session.active_response
+            if self.first_response_delay > 0 and stream is not None and stream is not self._delayed:
+                self._delayed = stream
+                await anyio.sleep(self.first_response_delay)
+                continue  # a cancel or barge-in read meanwhile is honoured before any output
             try:
                 events = self.session.step()
             except Exception:  # a server bug: say so and end the connection like a 1011
@@ -290,7 +300,11 @@ class RealtimeServerApp:
         reject_beta: bool = False,
         seed: int | None = None,
         max_session_seconds: float | None = None,
+        first_response_delay: float = 0.0,
     ) -> None:
+        if not first_response_delay >= 0:
+            raise ValueError(f"first_response_delay must be >= 0, not {first_response_delay!r}")
+        self.first_response_delay = first_response_delay
         if max_session_seconds is not None and not max_session_seconds > 0:
             raise ValueError(f"max_session_seconds must be > 0, not {max_session_seconds!r}")
         self.scenario = Scenario.load(scenario)
@@ -364,7 +378,9 @@ class RealtimeServerApp:
                 await self._refuse_beta(websocket, session)
                 return
             faults = _faults_for(self.faults, index)
-            await _Connection(websocket, info, faults, self.realtime_audio, max_seconds).run()
+            await _Connection(
+                websocket, info, faults, self.realtime_audio, max_seconds, self.first_response_delay
+            ).run()
         finally:
             info.close_code = websocket.close_code
             info.closed.set()
@@ -406,13 +422,15 @@ async def serve_realtime(
     reject_beta: bool = False,
     seed: int | None = None,
     max_session_seconds: float | None = None,
+    first_response_delay: float = 0.0,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a local Realtime server until cancelled (``await task_group.start(serve_realtime)`` → port).
 
     ``faults`` applies to every connection, or per connection when a sequence (``None`` = none).
     ``reject_beta`` answers beta handshakes the way the retired beta interface does;
-    ``max_session_seconds`` overrides the session cap (60 minutes GA, 30 beta).
+    ``max_session_seconds`` overrides the session cap (60 minutes GA, 30 beta);
+    ``first_response_delay`` holds each response's first output back that many seconds.
     """
     app = RealtimeServerApp(
         scenario=scenario,
@@ -421,6 +439,7 @@ async def serve_realtime(
         reject_beta=reject_beta,
         seed=seed,
         max_session_seconds=max_session_seconds,
+        first_response_delay=first_response_delay,
     )
     await app.serve(host, port, task_status=task_status)
 
@@ -439,6 +458,7 @@ class LocalRealtimeServer:
         reject_beta: bool = False,
         seed: int | None = None,
         max_session_seconds: float | None = None,
+        first_response_delay: float = 0.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -449,6 +469,7 @@ class LocalRealtimeServer:
             reject_beta=reject_beta,
             seed=seed,
             max_session_seconds=max_session_seconds,
+            first_response_delay=first_response_delay,
         )
         self._task_group: anyio.abc.TaskGroup | None = None
 
