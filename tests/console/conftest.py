@@ -26,7 +26,7 @@ import pytest
 
 from agent_rt.console import static_dir
 from agent_rt.console.scenario import CONSOLE_SCENARIO, FIRST_RESPONSE_DELAY
-from agent_rt.server import LocalRealtimeServer
+from agent_rt.server import ConnectionInfo, LocalRealtimeServer
 
 from .standin import standin_relay
 
@@ -132,6 +132,16 @@ class ConsoleServer:
     url: str
     """The page: ``http://127.0.0.1:P/``."""
     upstream: LocalRealtimeServer
+    portal: anyio.from_thread.BlockingPortal
+
+    def wait_closed(self, info: ConnectionInfo, timeout: float = 10.0) -> None:
+        """Wait (on the server's loop) until the upstream saw this connection close."""
+
+        async def wait() -> None:
+            with anyio.fail_after(timeout):
+                await info.closed.wait()
+
+        self.portal.call(wait)
 
 
 @pytest.fixture
@@ -143,7 +153,7 @@ def console_server() -> Iterator[ConsoleServer]:
         )
         with portal.wrap_async_context_manager(upstream):
             with portal.wrap_async_context_manager(standin_relay(upstream.url)) as url:
-                yield ConsoleServer(url=url, upstream=upstream)
+                yield ConsoleServer(url=url, upstream=upstream, portal=portal)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

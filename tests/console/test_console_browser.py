@@ -1,0 +1,173 @@
+"""The console in headless Chromium against the local server, paced like the service.
+
+Each test drives the page the way a user does (buttons, the text box, a fake microphone playing a
+speech-like WAV) and checks both what the page shows and what went over the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect
+
+from .conftest import ConsoleServer, launch, speech_then_silence
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+SPEECH_TIMEOUT_MS = 20_000
+
+
+def open_console(browser: Browser, url: str) -> Page:
+    page = browser.new_page()
+    page.goto(url)
+    expect(page.get_by_test_id("status")).to_have_text("offline")
+    return page
+
+
+def connect(page: Page) -> None:
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("status")).to_have_text(re.compile(r"^connected$"))
+
+
+def events(page: Page, event_type: str, direction: str) -> Locator:
+    return page.get_by_test_id("event-log").locator(
+        f'li[data-type="{event_type}"][data-direction="{direction}"]'
+    )
+
+
+def conversation(page: Page, role: str) -> Locator:
+    return page.get_by_test_id("conversation").locator(f'li[data-role="{role}"]')
+
+
+def exported(page: Page) -> list[dict[str, Any]]:
+    lines = page.evaluate("window.agentConsole.inspector.exportLines()").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+@pytest.fixture
+def page(browser: Browser, console_server: ConsoleServer) -> Iterator[Page]:
+    page = open_console(browser, console_server.url)
+    yield page
+    page.close()
+
+
+def test_connect_sends_the_session_panel_as_session_update(page: Page, console_server: ConsoleServer) -> None:
+    connect(page)
+    expect(events(page, "session.created", "server")).to_have_count(1)
+    expect(events(page, "session.updated", "server")).to_have_count(1)
+    update = next(e["event"] for e in exported(page) if e["event"]["type"] == "session.update")
+    session = update["session"]
+    assert session["type"] == "realtime"
+    assert session["audio"]["input"]["turn_detection"] == {"type": "server_vad"}
+    assert session["audio"]["input"]["transcription"] == {"model": "whisper-1"}
+    assert session["audio"]["output"]["voice"] == "marin"
+    info = console_server.upstream.connections[0]
+    assert info.dialect == "ga"
+    assert info.session.config.voice == "marin"  # the server took the update
+    expect(events(page, "error", "server")).to_have_count(0)
+
+
+def test_typed_message_gets_a_spoken_answer_with_its_transcript(page: Page) -> None:
+    connect(page)
+    page.get_by_test_id("text-input").fill("Hello there")
+    page.get_by_test_id("send").click()
+    expect(conversation(page, "user")).to_have_text(["Hello there"])
+    expect(events(page, "response.done", "server")).to_have_count(1, timeout=SPEECH_TIMEOUT_MS)
+    expect(conversation(page, "assistant")).to_have_text(
+        ["Hi! I'm the local stand-in model. Ask me the time, or some maths."]
+    )
+    deltas = events(page, "response.output_audio.delta", "server")
+    assert deltas.count() > 3
+    log = exported(page)
+    audio = [e for e in log if e["event"]["type"] == "response.output_audio.delta"]
+    assert all(e["event"]["delta"].startswith("<audio: ") for e in audio)  # elided in the log
+    # Paced like the service: the deltas span (nearly) the audio's duration, not one burst.
+    first, last = (datetime.fromisoformat(audio[i]["time"].replace("Z", "+00:00")) for i in (0, -1))
+    assert (last - first).total_seconds() > 2.0  # 65 characters of speech are 3.9 s of audio
+    played = page.evaluate("window.agentConsole.player.progress")
+    assert played["played"] > 0
+
+
+def test_disconnect_closes_the_session_upstream(page: Page, console_server: ConsoleServer) -> None:
+    connect(page)
+    page.get_by_test_id("connect").click()  # the same button disconnects
+    expect(page.get_by_test_id("status")).to_have_text(re.compile(r"^closed"))
+    expect(page.get_by_test_id("connect")).to_have_text("Connect")
+    expect(page.get_by_test_id("send")).to_be_disabled()
+    info = console_server.upstream.connections[0]
+    console_server.wait_closed(info)
+    assert info.close_code == 1000
+    connect(page)  # and connects again
+    assert len(console_server.upstream.connections) == 2
+
+
+def test_speech_from_the_microphone_is_detected_and_answered(
+    playwright: Playwright, console_server: ConsoleServer, tmp_path: Path
+) -> None:
+    wav = speech_then_silence(tmp_path / "speech.wav", speech_s=1.0, silence_s=8.0)
+    with launch(playwright, wav) as browser:
+        page = open_console(browser, console_server.url)
+        connect(page)
+        page.get_by_test_id("mic").click()
+        expect(page.get_by_test_id("mic")).to_have_attribute("aria-pressed", "true")
+        expect(events(page, "input_audio_buffer.speech_started", "server").first).to_be_attached(
+            timeout=SPEECH_TIMEOUT_MS
+        )
+        expect(events(page, "input_audio_buffer.speech_stopped", "server").first).to_be_attached(
+            timeout=SPEECH_TIMEOUT_MS
+        )
+        expect(conversation(page, "assistant").first).to_contain_text("I heard", timeout=SPEECH_TIMEOUT_MS)
+        # The user's turn carries the transcript of the audio (whisper-1 is on by default).
+        expect(conversation(page, "user").first).to_have_text(re.compile(r"s of audio"))
+        appends = events(page, "input_audio_buffer.append", "client")
+        assert appends.count() > 10
+        frame = next(e["event"] for e in exported(page) if e["event"]["type"] == "input_audio_buffer.append")
+        assert frame["audio"] == "<audio: 1920 bytes elided>"  # 40 ms of 24 kHz PCM16
+        speech = console_server.upstream.connections[0].session
+        assert speech.config.turn_detection is not None
+
+
+def test_barge_in_stops_playback_and_truncates_to_what_was_heard(
+    playwright: Playwright, console_server: ConsoleServer, tmp_path: Path
+) -> None:
+    # Speech, then silence while the (long) answer plays, then speech again: the user interrupts.
+    wav = speech_then_silence(tmp_path / "barge.wav", speech_s=0.8, silence_s=2.7)
+    with launch(playwright, wav) as browser:
+        page = open_console(browser, console_server.url)
+        connect(page)
+        page.get_by_test_id("mic").click()
+        truncate = events(page, "conversation.item.truncate", "client")
+        expect(truncate.first).to_be_attached(timeout=SPEECH_TIMEOUT_MS)
+        expect(events(page, "conversation.item.truncated", "server").first).to_be_attached()
+        state = page.evaluate("window.agentConsole.state.truncations[0]")
+        log = exported(page)
+    sent = next(e for e in log if e["event"]["type"] == "conversation.item.truncate")
+    item_id = sent["event"]["item_id"]
+    audio_end_ms = sent["event"]["audio_end_ms"]
+    played_ms = state["played"] * 1000 / 24000
+    delivered_ms = state["deliveredSamples"] * 1000 / 24000
+    assert state["itemId"] == item_id
+    assert 0 < audio_end_ms <= played_ms  # never more than what was played
+    assert audio_end_ms < delivered_ms  # the answer was really cut short
+    # Playback cannot run ahead of the clock: nothing of the item could be heard before its first delta.
+
+    def when(entry: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(entry["time"].replace("Z", "+00:00"))
+
+    first_delta = next(
+        e for e in log if e["event"]["type"] == "response.output_audio.delta" and e["event"]["item_id"] == item_id
+    )
+    assert audio_end_ms <= (when(sent) - when(first_delta)).total_seconds() * 1000 + 5
+    # The barge-in order: speech_started, then response.cancel (the response was live), then the truncate.
+    order = [e["event"]["type"] for e in log]
+    cut = order.index("conversation.item.truncate")
+    started = max(i for i, kind in enumerate(order[:cut]) if kind == "input_audio_buffer.speech_started")
+    assert "response.cancel" in order[started:cut]
+    truncated = next(e["event"] for e in log if e["event"]["type"] == "conversation.item.truncated")
+    assert truncated["audio_end_ms"] == audio_end_ms
