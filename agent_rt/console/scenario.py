@@ -14,7 +14,10 @@ FIRST_RESPONSE_DELAY = 0.3
 
 CONSOLE_SCENARIO: dict[str, Any] = {
     "rules": [
-        {"regex": r"^\W*(hello|hi|hey)\b", "reply": "Hi! I'm the local stand-in model. Ask me the time, or some maths."},
+        {
+            "regex": r"^\W*(hello|hi|hey)\b",
+            "reply": "Hi! I'm the local stand-in model. Ask me the time, or some maths.",
+        },
         {
             "regex": r"time .*in tokyo",
             "calls": [{"name": "get_time", "arguments": {"timezone": "Asia/Tokyo"}}],

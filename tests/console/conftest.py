@@ -13,7 +13,6 @@ import http.server
 import os
 import shutil
 import threading
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,17 +20,14 @@ from typing import Any
 
 import anyio
 import anyio.from_thread
-import numpy as np
 import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from agent_rt.console import static_dir
 from agent_rt.console.scenario import CONSOLE_SCENARIO, FIRST_RESPONSE_DELAY
 from agent_rt.server import ConnectionInfo, LocalRealtimeServer
 
 from .standin import standin_relay
-
-pytest.importorskip("playwright.sync_api", reason="the browser tests need the dev extra (playwright)")
-from playwright.sync_api import Browser, Playwright, sync_playwright  # noqa: E402
 
 SAFE_ARGS = [
     "--no-sandbox",
@@ -85,45 +81,6 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
         yield opened
 
 
-# -- a speech-like microphone ----------------------------------------------------------------------
-
-
-def speech_like(seconds: float, rate: int = 48000, seed: int = 7) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """Voiced "syllables": a gliding pitch with formant-shaped harmonics under a 4 Hz envelope."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
-    f0 = 135 + 25 * np.sin(2 * np.pi * 0.7 * t) + 3 * rng.standard_normal(len(t)).cumsum() / np.sqrt(rate)
-    phase = 2 * np.pi * np.cumsum(f0) / rate
-    vowels = [(700, 1200, 2500), (350, 2000, 2800), (500, 900, 2400), (300, 850, 2300)]
-    syllable = (t * 4).astype(int)
-    signal = np.zeros(len(t))
-    for k in range(1, 30):
-        freq = k * f0
-        gain = np.zeros(len(t))
-        for index, formants in enumerate(vowels):
-            mask = syllable % len(vowels) == index
-            gain[mask] = sum(np.exp(-(((freq[mask] - f) / 110) ** 2)) for f in formants) / k**0.5
-        signal += gain * np.sin(k * phase)
-    envelope = np.clip(np.sin(np.pi * ((t * 4) % 1.0)) * 1.6, 0, 1) ** 0.7
-    signal *= envelope
-    return 0.3 * signal / np.max(np.abs(signal))
-
-
-def write_wav(path: Path, samples: np.ndarray[Any, np.dtype[np.float64]], rate: int = 48000) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
-
-
-def speech_then_silence(path: Path, speech_s: float, silence_s: float, rate: int = 48000) -> Path:
-    """A WAV of ``speech_s`` of speech then ``silence_s`` of silence (Chromium loops it)."""
-    samples = np.concatenate((speech_like(speech_s, rate), np.zeros(int(silence_s * rate))))
-    return write_wav(path, samples, rate)
-
-
 # -- servers ---------------------------------------------------------------------------------------
 
 
@@ -151,9 +108,11 @@ def console_server() -> Iterator[ConsoleServer]:
         upstream = LocalRealtimeServer(
             scenario=CONSOLE_SCENARIO, realtime_audio=True, first_response_delay=FIRST_RESPONSE_DELAY
         )
-        with portal.wrap_async_context_manager(upstream):
-            with portal.wrap_async_context_manager(standin_relay(upstream.url)) as url:
-                yield ConsoleServer(url=url, upstream=upstream, portal=portal)
+        with (
+            portal.wrap_async_context_manager(upstream),
+            portal.wrap_async_context_manager(standin_relay(upstream.url)) as url,
+        ):
+            yield ConsoleServer(url=url, upstream=upstream, portal=portal)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import mimetypes
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -18,6 +18,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from agent_rt.console import static_dir
 
@@ -54,16 +55,18 @@ async def standin_relay(upstream: str) -> AsyncIterator[str]:
         return _static(request.path)
 
     async def handler(browser: ServerConnection) -> None:
+        assert browser.request is not None
         offered = [p.strip() for p in browser.request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         kept = [p for p in offered if p and not p.startswith("openai-insecure-api-key.")]
         query = urlsplit(browser.request.path).query
         async with connect(upstream + (f"?{query}" if query else ""), subprotocols=kept or None) as up:  # type: ignore[arg-type]
             await asyncio.gather(_pipe(browser, up), _pipe(up, browser))
 
-    def select(connection: ServerConnection, offered: object) -> str | None:
-        return "realtime" if "realtime" in offered else None  # type: ignore[operator]
+    def select(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+        return Subprotocol("realtime") if "realtime" in offered else None
 
-    async with serve(handler, "127.0.0.1", 0, process_request=process_request, select_subprotocol=select) as server:
+    async with serve(
+        handler, "127.0.0.1", 0, process_request=process_request, select_subprotocol=select
+    ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         yield f"http://127.0.0.1:{port}/"
-

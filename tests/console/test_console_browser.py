@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 
-from .conftest import ConsoleServer, launch, speech_then_silence
+from .conftest import ConsoleServer, launch
+from .speech import speech_then_silence
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -161,7 +162,9 @@ def test_barge_in_stops_playback_and_truncates_to_what_was_heard(
         return datetime.fromisoformat(entry["time"].replace("Z", "+00:00"))
 
     first_delta = next(
-        e for e in log if e["event"]["type"] == "response.output_audio.delta" and e["event"]["item_id"] == item_id
+        e
+        for e in log
+        if e["event"]["type"] == "response.output_audio.delta" and e["event"]["item_id"] == item_id
     )
     assert audio_end_ms <= (when(sent) - when(first_delta)).total_seconds() * 1000 + 5
     # The barge-in order: speech_started, then response.cancel (the response was live), then the truncate.

@@ -29,11 +29,14 @@ def test_resampler_48k_to_24k_keeps_the_tone_and_is_the_same_in_chunks(page: Pag
         page,
         """
         const { Resampler } = await load("pcm.js");
-        const input = Float32Array.from({ length: 48000 }, (_, i) => 0.5 * Math.sin(2 * Math.PI * 440 * i / 48000));
+        const sine = (_, i) => 0.5 * Math.sin((2 * Math.PI * 440 * i) / 48000);
+        const input = Float32Array.from({ length: 48000 }, sine);
         const whole = new Resampler(48000, 24000).process(input);
         const chunked = new Resampler(48000, 24000);
         const parts = [];
-        for (let i = 0; i < input.length; i += 128) parts.push(...chunked.process(input.subarray(i, i + 128)));
+        for (let i = 0; i < input.length; i += 128) {
+          parts.push(...chunked.process(input.subarray(i, i + 128)));
+        }
         let crossings = 0;
         for (let i = 1; i < whole.length; i += 1) if (whole[i - 1] < 0 && whole[i] >= 0) crossings += 1;
         let diff = 0;
@@ -58,7 +61,8 @@ def test_resampler_44100_gives_24k_a_second_and_damps_aliases(page: Page) -> Non
           const r = new Resampler(rate, 24000);
           let n = 0, energy = 0;
           for (let start = 0; start < 441 * 100; start += 441) {
-            const chunk = Float32Array.from({ length: 441 }, (_, i) => Math.sin(2 * Math.PI * freq * (start + i) / rate));
+            const at = (_, i) => Math.sin((2 * Math.PI * freq * (start + i)) / rate);
+            const chunk = Float32Array.from({ length: 441 }, at);
             const out = r.process(chunk);
             n += out.length;
             for (const v of out) energy += v * v;
@@ -82,8 +86,10 @@ def test_pcm16_conversion_clips_and_round_trips_through_base64(page: Page) -> No
         const pcm = floatToPcm16(Float32Array.from([0, 1, -1, 2, -2, 0.5, -0.5]));
         const back = Array.from(base64ToPcm16(pcm16ToBase64(pcm)));
         const chunker = new FrameChunker(960);
-        const sizes = [500, 500, 1000, 2000].flatMap((n) => chunker.push(new Int16Array(n)).map((f) => f.length));
-        return { pcm: Array.from(pcm), back, sizes, left: chunker.used, b64: pcm16ToBase64(Int16Array.from([1, -2])) };
+        const push = (n) => chunker.push(new Int16Array(n)).map((f) => f.length);
+        const sizes = [500, 500, 1000, 2000].flatMap(push);
+        const b64 = pcm16ToBase64(Int16Array.from([1, -2]));
+        return { pcm: Array.from(pcm), back, sizes, left: chunker.used, b64 };
         """,
     )
     assert result["pcm"] == [0, 32767, -32768, 32767, -32768, 16384, -16384]
@@ -103,7 +109,9 @@ def test_playback_queue_counts_only_the_samples_it_played(page: Page) -> None:
         q.push("b", 0, new Float32Array(200).fill(0.25));
         const out = new Float32Array(128);
         const steps = [];
-        for (let i = 0; i < 3; i += 1) steps.push([q.render(out), q.playedFor("a"), q.playedFor("b"), q.queued]);
+        for (let i = 0; i < 3; i += 1) {
+          steps.push([q.render(out), q.playedFor("a"), q.playedFor("b"), q.queued]);
+        }
         const lastOut = Array.from(out.slice(40, 48));
         const stopped = q.stop();
         const after = [q.render(out), q.queued, Array.from(out.slice(0, 4))];
@@ -139,8 +147,10 @@ def test_conversation_reducer_builds_items_like_realtime_conversation(page: Page
         const { emptyConversation, reduce, visibleItems, displayText } = await load("conversation.js");
         const events = [
           { type: "conversation.item.added", previous_item_id: null,
-            item: { id: "u1", type: "message", role: "user", content: [{ type: "input_text", text: "hi" }] } },
-          { type: "response.output_item.added", item: { id: "a1", type: "message", role: "assistant", content: [] } },
+            item: { id: "u1", type: "message", role: "user",
+                    content: [{ type: "input_text", text: "hi" }] } },
+          { type: "response.output_item.added",
+            item: { id: "a1", type: "message", role: "assistant", content: [] } },
           { type: "conversation.item.added", previous_item_id: "u1",
             item: { id: "a1", type: "message", role: "assistant", content: [] } },
           { type: "response.output_audio_transcript.delta", item_id: "a1", delta: "Hel" },
@@ -149,15 +159,20 @@ def test_conversation_reducer_builds_items_like_realtime_conversation(page: Page
           { type: "conversation.item.done", item: { id: "a1", type: "message", role: "assistant",
             content: [{ type: "output_audio", transcript: "" }] } },
           { type: "conversation.item.created", previous_item_id: null,
-            item: { id: "s0", type: "message", role: "system", content: [{ type: "input_text", text: "be brief" }] } },
-          { type: "response.output_item.added", item: { id: "f1", type: "function_call", name: "get_time", call_id: "c1", arguments: "" } },
+            item: { id: "s0", type: "message", role: "system",
+                    content: [{ type: "input_text", text: "be brief" }] } },
+          { type: "response.output_item.added",
+            item: { id: "f1", type: "function_call", name: "get_time", call_id: "c1", arguments: "" } },
           { type: "response.function_call_arguments.delta", item_id: "f1", delta: "{\\"timezone\\":" },
           { type: "response.function_call_arguments.delta", item_id: "f1", delta: "\\"UTC\\"}" },
           { type: "conversation.item.added", previous_item_id: "f1",
-            item: { id: "o1", type: "function_call_output", call_id: "c1", output: "{\\"time\\":\\"12:00\\"}" } },
-          { type: "conversation.item.added", item: { id: "u2", type: "message", role: "user", content: [{ type: "input_audio" }] } },
+            item: { id: "o1", type: "function_call_output", call_id: "c1",
+                    output: "{\\"time\\":\\"12:00\\"}" } },
+          { type: "conversation.item.added",
+            item: { id: "u2", type: "message", role: "user", content: [{ type: "input_audio" }] } },
           { type: "conversation.item.input_audio_transcription.delta", item_id: "u2", delta: "what" },
-          { type: "conversation.item.input_audio_transcription.completed", item_id: "u2", transcript: "what time" },
+          { type: "conversation.item.input_audio_transcription.completed",
+            item_id: "u2", transcript: "what time" },
           { type: "response.output_text.delta", item_id: "nope", delta: "ignored" },
           { type: "conversation.item.deleted", item_id: "s0" },
         ];
@@ -168,7 +183,8 @@ def test_conversation_reducer_builds_items_like_realtime_conversation(page: Page
         return {
           untouched: JSON.stringify(start) === frozen,
           order: state.order,
-          shown: visibleItems(state).map((i) => [i.id, i.role, displayText(i), i.arguments ?? null, i.output ?? null]),
+          shown: visibleItems(state).map((i) =>
+            [i.id, i.role, displayText(i), i.arguments ?? null, i.output ?? null]),
           truncated: [state.items.a1.truncated, state.items.a1.audioEndMs],
         };
         """,
