@@ -234,4 +234,6 @@ $("export").addEventListener("click", () => inspector.download());
 $("clear-log").addEventListener("click", () => inspector.clear());
 
 setPhase("offline");
+micWave.stop(); // draw the idle (flat) lines
+playWave.stop();
 window.agentConsole = { state, player, inspector, connection, mic, API_RATE };
