@@ -174,3 +174,32 @@ def test_barge_in_stops_playback_and_truncates_to_what_was_heard(
     assert "response.cancel" in order[started:cut]
     truncated = next(e["event"] for e in log if e["event"]["type"] == "conversation.item.truncated")
     assert truncated["audio_end_ms"] == audio_end_ms
+
+
+def test_push_to_talk_sends_audio_only_while_held_then_commits(
+    playwright: Playwright, console_server: ConsoleServer, tmp_path: Path
+) -> None:
+    wav = speech_then_silence(tmp_path / "ptt.wav", speech_s=2.0, silence_s=0.5)
+    with launch(playwright, wav) as browser:
+        page = open_console(browser, console_server.url)
+        connect(page)
+        page.get_by_test_id("turn-detection").select_option("push_to_talk")
+        page.get_by_test_id("apply-session").click()
+        expect(events(page, "session.updated", "server")).to_have_count(2)
+        ptt = page.get_by_test_id("ptt")
+        expect(ptt).to_be_visible()
+        ptt.hover()
+        page.mouse.down()
+        page.wait_for_function(
+            "document.querySelectorAll('[data-type=\"input_audio_buffer.append\"]').length >= 25"
+        )  # a second of audio
+        page.mouse.up()
+        expect(events(page, "input_audio_buffer.committed", "server")).to_have_count(1)
+        expect(conversation(page, "assistant").first).to_contain_text("I heard", timeout=SPEECH_TIMEOUT_MS)
+        log = [(e["direction"], e["event"]["type"]) for e in exported(page)]
+        commit = log.index(("client", "input_audio_buffer.commit"))
+        assert ("client", "input_audio_buffer.append") not in log[commit:]  # released: nothing more sent
+        assert log[commit + 1] == ("client", "response.create")
+        assert ("server", "input_audio_buffer.speech_started") not in log  # no server VAD
+        update = [e["event"] for e in exported(page) if e["event"]["type"] == "session.update"][-1]
+        assert update["session"]["audio"]["input"]["turn_detection"] is None
