@@ -99,6 +99,7 @@ async function onServerEvent(event) {
       if (!event.response?.id || event.response.id === state.responseId) state.responseId = null;
       break;
     case "response.output_audio.delta":
+      if (typeof event.delta !== "string") break;
       state.delivered[event.item_id] = (state.delivered[event.item_id] ?? 0) + pcm16Samples(event.delta);
       player.push(event.item_id, event.content_index ?? 0, event.delta);
       break;
