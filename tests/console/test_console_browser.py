@@ -134,14 +134,23 @@ def test_speech_from_the_microphone_is_detected_and_answered(
         assert speech.config.turn_detection is not None
 
 
+@pytest.mark.parametrize("server_interrupts", [True, False], ids=["server-cancels", "page-cancels"])
 def test_barge_in_stops_playback_and_truncates_to_what_was_heard(
-    playwright: Playwright, console_server: ConsoleServer, tmp_path: Path
+    playwright: Playwright, console_server: ConsoleServer, tmp_path: Path, server_interrupts: bool
 ) -> None:
     # Speech, then silence while the (long) answer plays, then speech again: the user interrupts.
     wav = speech_then_silence(tmp_path / "barge.wav", speech_s=0.8, silence_s=2.7)
     with launch(playwright, wav) as browser:
         page = open_console(browser, console_server.url)
         connect(page)
+        if not server_interrupts:  # a server VAD that leaves cancelling to the client
+            vad = {"type": "server_vad", "interrupt_response": False}
+            update = {
+                "type": "session.update",
+                "session": {"type": "realtime", "audio": {"input": {"turn_detection": vad}}},
+            }
+            page.evaluate("(event) => window.agentConsole.connection.send(event)", update)
+            expect(events(page, "session.updated", "server")).to_have_count(2)
         page.get_by_test_id("mic").click()
         truncate = events(page, "conversation.item.truncate", "client")
         expect(truncate.first).to_be_attached(timeout=SPEECH_TIMEOUT_MS)
@@ -167,11 +176,19 @@ def test_barge_in_stops_playback_and_truncates_to_what_was_heard(
         if e["event"]["type"] == "response.output_audio.delta" and e["event"]["item_id"] == item_id
     )
     assert audio_end_ms <= (when(sent) - when(first_delta)).total_seconds() * 1000 + 5
-    # The barge-in order: speech_started, then response.cancel (the response was live), then the truncate.
-    order = [e["event"]["type"] for e in log]
-    cut = order.index("conversation.item.truncate")
-    started = max(i for i, kind in enumerate(order[:cut]) if kind == "input_audio_buffer.speech_started")
-    assert "response.cancel" in order[started:cut]
+    # The response ended at the barge-in. A server VAD with interrupt_response cancels it itself (the
+    # page sends no second response.cancel that would earn an error); otherwise the page cancels it.
+    cut = next(i for i, e in enumerate(log) if e["event"]["type"] == "conversation.item.truncate")
+    started = max(
+        i for i, e in enumerate(log[:cut]) if e["event"]["type"] == "input_audio_buffer.speech_started"
+    )
+    cancels = [e for e in log[started:cut] if e["event"]["type"] == "response.cancel"]
+    assert len(cancels) == (0 if server_interrupts else 1)
+    done = next(e["event"] for e in log[started:] if e["event"]["type"] == "response.done")
+    assert done["response"]["status"] == "cancelled"
+    reason = "turn_detected" if server_interrupts else "client_cancelled"
+    assert done["response"]["status_details"]["reason"] == reason
+    assert not [e for e in log if e["event"]["type"] == "error"]
     truncated = next(e["event"] for e in log if e["event"]["type"] == "conversation.item.truncated")
     assert truncated["audio_end_ms"] == audio_end_ms
 

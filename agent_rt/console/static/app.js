@@ -28,6 +28,7 @@ const state = {
   phase: "offline", // offline | connecting | connected | closed
   beta: false,
   responseId: null, // the response in progress (response.created .. response.done)
+  serverInterrupts: false, // the server's VAD cancels responses on speech_started (session config)
   delivered: {}, // itemId -> audio samples received
   truncations: [], // {itemId, audioEndMs, played, heard, deliveredSamples}
 };
@@ -104,11 +105,21 @@ async function onServerEvent(event) {
       player.push(event.item_id, event.content_index ?? 0, event.delta);
       break;
     case "input_audio_buffer.speech_started":
-      await bargeIn();
+      await bargeIn({ serverCancels: state.serverInterrupts });
+      break;
+    case "session.created":
+    case "session.updated":
+      state.serverInterrupts = interruptsResponses(event.session);
       break;
     default:
       break;
   }
+}
+
+/** Whether the session's turn detection cancels a response by itself when speech starts. */
+function interruptsResponses(session) {
+  const detection = session?.audio?.input?.turn_detection ?? session?.turn_detection ?? null;
+  return detection !== null && typeof detection === "object" && detection.interrupt_response !== false;
 }
 
 /** Samples in a base64 PCM16 payload (without decoding it). */
@@ -118,9 +129,11 @@ function pcm16Samples(base64) {
 }
 
 /** The user spoke: silence the assistant now, cancel its response, truncate what was not heard. */
-async function bargeIn() {
-  if (state.responseId !== null) connection.send({ type: "response.cancel" });
-  const stopped = await player.stop();
+async function bargeIn({ serverCancels = false } = {}) {
+  // A server VAD with interrupt_response (the default) cancels the response itself when it sends
+  // speech_started; a second cancel from here would only earn an error event.
+  if (state.responseId !== null && !serverCancels) connection.send({ type: "response.cancel" });
+  const stopped = await player.stop(); // muted at once; resolves when the worklet dropped its queue
   if (!stopped || stopped.dropped === 0) return; // nothing was cut: the item stays whole
   connection.send({
     type: "conversation.item.truncate",

@@ -10,6 +10,7 @@ export class Player {
     this.analyser = null;
     this.progress = { itemId: null, played: 0, queued: 0 };
     this.cut = new Set(); // items interrupted: their late deltas are not played
+    this.lastPushed = null; // the item whose audio was queued last
     this.pendingStops = new Map();
     this.nextToken = 1;
   }
@@ -52,6 +53,7 @@ export class Player {
   push(itemId, contentIndex, base64) {
     if (!this.node || this.cut.has(itemId)) return;
     const samples = pcm16ToFloat(base64ToPcm16(base64));
+    this.lastPushed = itemId;
     this.node.port.postMessage({ type: "push", itemId, contentIndex, samples }, [samples.buffer]);
     this.progress = { ...this.progress, queued: this.progress.queued + samples.length };
     if (this.gain) this.gain.gain.value = 1;
@@ -71,6 +73,7 @@ export class Player {
   stop() {
     if (!this.node) return Promise.resolve(null);
     if (this.gain) this.gain.gain.value = 0;
+    if (this.lastPushed !== null) this.cut.add(this.lastPushed); // its late deltas stay silent
     const token = this.nextToken++;
     const latency = Math.round(((this.context.outputLatency || 0) + (this.context.baseLatency || 0)) * API_RATE);
     const done = new Promise((resolve) => this.pendingStops.set(token, resolve)).then((stopped) => {
