@@ -1,0 +1,118 @@
+"""Read an event's ``type`` without parsing the rest of it.
+
+The relay forwards every frame but acts on only a few event types, so the per-frame path must not
+decode a 6 KB base64 audio payload just to learn that it is ``input_audio_buffer.append``. The
+scanner walks the top level of the JSON object: it jumps over string values with ``str.find``
+(C speed; base64 and most text contain no backslash) and over nested objects and arrays with a
+regex for the next structural character, so its cost does not grow with the payload's size when
+``type`` comes first (the usual order) and stays linear in C otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_STRUCTURAL = re.compile(r'["{}\[\]]')
+_TYPE_VALUE = re.compile(r'\s*:\s*"([^"\\]*)"')
+_KEY_START = re.compile(r'\s*(?:,\s*)?"')
+#: Frames this short are cheaper to parse than to scan.
+SMALL_FRAME = 256
+
+
+def _string_end(text: str, start: int) -> int:
+    """Index just past the string whose opening quote is at ``start - 1``; -1 if unterminated."""
+    position = start
+    while True:
+        end = text.find('"', position)
+        if end < 0:
+            return -1
+        backslashes = 0
+        probe = end - 1
+        while probe >= start and text[probe] == "\\":
+            backslashes += 1
+            probe -= 1
+        if backslashes % 2 == 0:
+            return end + 1
+        position = end + 1
+
+
+def _skip_nested(text: str, start: int) -> int:
+    """Index just past the object or array that opens at ``start``; -1 if it never closes."""
+    depth = 0
+    position = start
+    while True:
+        match = _STRUCTURAL.search(text, position)
+        if match is None:
+            return -1
+        char = match.group()
+        position = match.end()
+        if char == '"':
+            position = _string_end(text, position)
+            if position < 0:
+                return -1
+        elif char in "{[":
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                return position
+
+
+def _skip_value(text: str, start: int) -> int:
+    """Index just past the JSON value that starts at or after ``start`` (whitespace allowed)."""
+    length = len(text)
+    while start < length and text[start] in " \t\r\n":
+        start += 1
+    if start >= length:
+        return -1
+    char = text[start]
+    if char == '"':
+        return _string_end(text, start + 1)
+    if char in "{[":
+        return _skip_nested(text, start)
+    end = start  # a number, true, false or null
+    while end < length and text[end] not in ",}] \t\r\n":
+        end += 1
+    return end
+
+
+def peek_type(text: str) -> str | None:
+    """The top-level ``type`` of a JSON event, or ``None`` if it has none or is not a JSON object."""
+    if len(text) > SMALL_FRAME:
+        kind = _scan_type(text)
+        if kind is not None:
+            return kind
+    # Short frames, and the odd cases the scanner declines (escapes in the key or the value, bad
+    # JSON): the parser has the last word.
+    try:
+        event: Any = json.loads(text)
+    except ValueError:
+        return None
+    kind = event.get("type") if isinstance(event, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _scan_type(text: str) -> str | None:
+    position = text.find("{")
+    if position < 0 or text[:position].strip():
+        return None
+    position += 1
+    while True:
+        match = _KEY_START.match(text, position)
+        if match is None:
+            return None
+        key_end = _string_end(text, match.end())
+        if key_end < 0:
+            return None
+        key = text[match.end() : key_end - 1]
+        colon = text.find(":", key_end)
+        if colon < 0 or text[key_end:colon].strip():
+            return None
+        if key == "type":
+            value = _TYPE_VALUE.match(text, key_end)
+            return value.group(1) if value else None
+        position = _skip_value(text, colon + 1)
+        if position < 0:
+            return None
