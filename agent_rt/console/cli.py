@@ -36,7 +36,9 @@ def register(commands: Any) -> None:
             "paced like the service (offline). The relay runs the installed plugins' tools."
         ),
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any)"
+    )
     parser.add_argument("--upstream", metavar="URL", help="relay to this Realtime WebSocket URL")
     parser.add_argument("--scenario", metavar="FILE", help="scenario JSON for the local server (offline)")
     parser.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
@@ -64,7 +66,7 @@ async def _upstream(args: argparse.Namespace) -> AsyncIterator[tuple[str | None,
             yield server.url, "the local Realtime server (offline, scripted replies)"
 
 
-def _listen(port: int) -> socket.socket:
+def listen(port: int) -> socket.socket:
     """A listening loopback socket, so the URL is known (and printed) before the server runs."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -77,28 +79,45 @@ def _listen(port: int) -> socket.socket:
     return sock
 
 
+def relay_server(upstream_url: str | None) -> Any:
+    """A ``uvicorn.Server`` running the relay with the console at ``/`` (serve it on :func:`listen`)."""
+    import uvicorn
+
+    from ..relay import create_relay_app
+    from ..relay.cli import WS_MAX_SIZE
+
+    app = create_relay_app(upstream_url, console=True)
+    config = uvicorn.Config(
+        app, ws_max_size=WS_MAX_SIZE, log_level="warning", access_log=False, lifespan="on"
+    )
+    return uvicorn.Server(config)
+
+
 async def run_console(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
-
-        from ..relay import create_relay_app
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
     except ImportError:
-        print('agent-rt: error: the console needs the relay extra: pip install "agentrt[relay]"', file=sys.stderr)
+        print(
+            'agent-rt: error: the console needs the relay extra: pip install "agentrt[relay]"',
+            file=sys.stderr,
+        )
         return 1
     if getattr(args, "trio", False):
-        print("agent-rt: error: the console's relay runs under uvicorn, on asyncio: drop --trio", file=sys.stderr)
+        print(
+            "agent-rt: error: the console's relay runs under uvicorn, on asyncio: drop --trio",
+            file=sys.stderr,
+        )
         return 2
     try:
-        sock = _listen(args.port)
+        sock = listen(args.port)
     except OSError as exc:
         print(f"agent-rt: error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
     with sock:
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
         async with _upstream(args) as (upstream_url, label):
-            app = create_relay_app(upstream_url, console=True)
-            config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-            server = uvicorn.Server(config)
+            server = relay_server(upstream_url)
             _say(f"console: upstream is {label}")
             _say(f"console: open {url}  (Ctrl-C to stop)")
             if not args.no_browser:

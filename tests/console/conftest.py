@@ -13,7 +13,7 @@ import http.server
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,9 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from agent_rt.console import static_dir
+from agent_rt.console.cli import listen, relay_server
 from agent_rt.console.scenario import CONSOLE_SCENARIO, FIRST_RESPONSE_DELAY
 from agent_rt.server import ConnectionInfo, LocalRealtimeServer
-
-from .standin import standin_relay
 
 SAFE_ARGS = [
     "--no-sandbox",
@@ -101,16 +100,33 @@ class ConsoleServer:
         self.portal.call(wait)
 
 
+@contextlib.asynccontextmanager
+async def relay_console(upstream_url: str) -> AsyncIterator[str]:
+    """The relay (as ``agent-rt console`` runs it) in front of ``upstream_url``; yields the page URL."""
+    with listen(0) as sock:
+        server = relay_server(upstream_url)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(functools.partial(server.serve, sockets=[sock]))
+            try:  # the socket listens already: connections wait in its backlog until uvicorn accepts
+                yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+            finally:
+                server.should_exit = True
+
+
 @pytest.fixture
 def console_server() -> Iterator[ConsoleServer]:
-    """The console page in front of a local server paced like the service (in a thread of its own)."""
+    """The console through the relay, in front of a local server paced like the service.
+
+    Both run on asyncio (uvicorn) in a thread of their own, so the test drives the browser with
+    Playwright's synchronous API.
+    """
     with anyio.from_thread.start_blocking_portal("asyncio") as portal:
         upstream = LocalRealtimeServer(
             scenario=CONSOLE_SCENARIO, realtime_audio=True, first_response_delay=FIRST_RESPONSE_DELAY
         )
         with (
             portal.wrap_async_context_manager(upstream),
-            portal.wrap_async_context_manager(standin_relay(upstream.url)) as url,
+            portal.wrap_async_context_manager(relay_console(upstream.url)) as url,
         ):
             yield ConsoleServer(url=url, upstream=upstream, portal=portal)
 
