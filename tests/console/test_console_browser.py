@@ -7,7 +7,9 @@ speech-like WAV) and checks both what the page shows and what went over the wire
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +24,7 @@ from .speech import speech_then_silence
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 SPEECH_TIMEOUT_MS = 20_000
+DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "console.png"
 
 
 def open_console(browser: Browser, url: str) -> Page:
@@ -220,3 +223,32 @@ def test_push_to_talk_sends_audio_only_while_held_then_commits(
         assert ("server", "input_audio_buffer.speech_started") not in log  # no server VAD
         update = [e["event"] for e in exported(page) if e["event"]["type"] == "session.update"][-1]
         assert update["session"]["audio"]["input"]["turn_detection"] is None
+
+
+def test_a_spoken_and_a_typed_turn_make_the_docs_screenshot(
+    playwright: Playwright, console_server: ConsoleServer, tmp_path: Path
+) -> None:
+    """The image in docs/console.md: refreshed with ``AGENT_RT_UPDATE_SCREENSHOTS=1``."""
+    wav = speech_then_silence(tmp_path / "once.wav", speech_s=1.0, silence_s=30.0)
+    with launch(playwright, wav) as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, color_scheme="light")
+        page.goto(console_server.url)
+        connect(page)
+        page.get_by_test_id("mic").click()
+        expect(conversation(page, "assistant").first).to_contain_text("I heard", timeout=SPEECH_TIMEOUT_MS)
+        expect(conversation(page, "user").first).to_have_text(re.compile(r"s of audio"))
+        page.get_by_test_id("mic").click()  # microphone off again
+        expect(page.get_by_test_id("mic")).to_have_attribute("aria-pressed", "false")
+        page.get_by_test_id("text-input").fill("Hello!")
+        page.get_by_test_id("send").click()  # interrupts the spoken answer, as a user would
+        expect(conversation(page, "assistant").last).to_have_text(
+            "Hi! I'm the local stand-in model. Ask me the time, or some maths.", timeout=SPEECH_TIMEOUT_MS
+        )
+        expect(conversation(page, "assistant").first).to_have_attribute(
+            "data-truncated", re.compile(r"^\d+$")
+        )
+        shot = tmp_path / "console.png"
+        page.screenshot(path=str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    if os.environ.get("AGENT_RT_UPDATE_SCREENSHOTS"):
+        shutil.copyfile(shot, DOCS_IMAGE)
