@@ -79,14 +79,17 @@ def listen(port: int) -> socket.socket:
     return sock
 
 
-def relay_server(upstream_url: str | None) -> Any:
-    """A ``uvicorn.Server`` running the relay with the console at ``/`` (serve it on :func:`listen`)."""
+def relay_server(upstream_url: str | None, **options: Any) -> Any:
+    """A ``uvicorn.Server`` running the relay with the console at ``/`` (serve it on :func:`listen`).
+
+    ``options`` go to :func:`agent_rt.relay.create_relay_app` (``tokens=``, ``limits=``...).
+    """
     import uvicorn
 
     from ..relay import create_relay_app
     from ..relay.cli import WS_MAX_SIZE
 
-    app = create_relay_app(upstream_url, console=True)
+    app = create_relay_app(upstream_url, console=True, **options)
     config = uvicorn.Config(
         app, ws_max_size=WS_MAX_SIZE, log_level="warning", access_log=False, lifespan="on"
     )

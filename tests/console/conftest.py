@@ -101,10 +101,10 @@ class ConsoleServer:
 
 
 @contextlib.asynccontextmanager
-async def relay_console(upstream_url: str) -> AsyncIterator[str]:
+async def relay_console(upstream_url: str, **options: Any) -> AsyncIterator[str]:
     """The relay (as ``agent-rt console`` runs it) in front of ``upstream_url``; yields the page URL."""
     with listen(0) as sock:
-        server = relay_server(upstream_url)
+        server = relay_server(upstream_url, **options)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(functools.partial(server.serve, sockets=[sock]))
             try:  # the socket listens already: connections wait in its backlog until uvicorn accepts

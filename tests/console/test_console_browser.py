@@ -15,10 +15,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import anyio.from_thread
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 
-from .conftest import ConsoleServer, launch
+from agent_rt.console.scenario import CONSOLE_SCENARIO
+from agent_rt.server import LocalRealtimeServer
+
+from .conftest import ConsoleServer, launch, relay_console
 from .speech import speech_then_silence
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -252,3 +256,22 @@ def test_a_spoken_and_a_typed_turn_make_the_docs_screenshot(
     assert shot.read_bytes().startswith(b"\x89PNG")
     if os.environ.get("AGENT_RT_UPDATE_SCREENSHOTS"):
         shutil.copyfile(shot, DOCS_IMAGE)
+
+
+def test_a_relay_token_goes_in_the_browser_subprotocol(browser: Browser) -> None:
+    with anyio.from_thread.start_blocking_portal("asyncio") as portal:
+        upstream = LocalRealtimeServer(scenario=CONSOLE_SCENARIO)
+        with (
+            portal.wrap_async_context_manager(upstream),
+            portal.wrap_async_context_manager(relay_console(upstream.url, tokens=["s3cret-token"])) as url,
+        ):
+            page = open_console(browser, url)
+            page.get_by_test_id("connect").click()  # no token: refused at the handshake
+            expect(page.get_by_test_id("status")).to_have_text(re.compile(r"^closed \(1006"))
+            assert upstream.connections == []
+            page.locator("#token").fill("s3cret-token")
+            connect(page)
+            assert len(upstream.connections) == 1
+            assert "s3cret-token" not in page.evaluate("window.agentConsole.inspector.exportLines()")
+            headers = upstream.connections[0].headers
+            assert not any("s3cret-token" in value for value in headers.values())  # not sent upstream

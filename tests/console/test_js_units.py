@@ -235,3 +235,24 @@ def test_inspector_elides_audio_and_exports_json_lines(page: Page) -> None:
     }
     assert all(line["time"].endswith("Z") for line in lines)
     assert result["original"]["delta"] == "AAAA"  # eliding copies
+
+
+def test_the_connection_speaks_to_the_same_origin_with_browser_subprotocols(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const { realtimeUrl, subprotocols } = await load("connection.js");
+        return {
+          plain: realtimeUrl({ protocol: "http:", host: "127.0.0.1:8788" }, "gpt-realtime"),
+          secure: realtimeUrl({ protocol: "https:", host: "example.org" }, ""),
+          ga: subprotocols({}),
+          token: subprotocols({ token: "T1" }),
+          beta: subprotocols({ token: "T1", beta: true }),
+        };
+        """,
+    )
+    assert result["plain"] == "ws://127.0.0.1:8788/v1/realtime?model=gpt-realtime"
+    assert result["secure"] == "wss://example.org/v1/realtime"
+    assert result["ga"] == ["realtime"]
+    assert result["token"] == ["realtime", "openai-insecure-api-key.T1"]
+    assert result["beta"] == ["realtime", "openai-insecure-api-key.T1", "openai-beta.realtime-v1"]
