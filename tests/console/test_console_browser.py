@@ -275,3 +275,21 @@ def test_a_relay_token_goes_in_the_browser_subprotocol(browser: Browser) -> None
             assert "s3cret-token" not in page.evaluate("window.agentConsole.inspector.exportLines()")
             headers = upstream.connections[0].headers
             assert not any("s3cret-token" in value for value in headers.values())  # not sent upstream
+
+
+def test_the_beta_shape_works_end_to_end(page: Page, console_server: ConsoleServer) -> None:
+    page.locator("#beta").check()
+    connect(page)
+    expect(events(page, "session.updated", "server")).to_have_count(1)
+    assert console_server.upstream.connections[0].dialect == "beta"
+    update = next(e["event"] for e in exported(page) if e["event"]["type"] == "session.update")
+    assert update["session"]["turn_detection"] == {"type": "server_vad"}
+    assert update["session"]["input_audio_transcription"] == {"model": "whisper-1"}
+    page.get_by_test_id("text-input").fill("Hello")
+    page.get_by_test_id("send").click()
+    expect(conversation(page, "user")).to_have_text(["Hello"])  # from conversation.item.created
+    expect(conversation(page, "assistant")).to_have_text(  # from response.audio_transcript.delta
+        ["Hi! I'm the local stand-in model. Ask me the time, or some maths."], timeout=SPEECH_TIMEOUT_MS
+    )
+    expect(events(page, "response.audio.delta", "server").first).to_be_attached()
+    expect(events(page, "error", "server")).to_have_count(0)
