@@ -15,7 +15,7 @@ import contextlib
 import importlib
 import json
 import logging
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -90,7 +90,9 @@ class Relay:
         scenario: ScenarioSource,
         debug: bool,
         http_transport: httpx.AsyncBaseTransport | None,
+        on_session_end: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        self.on_session_end = on_session_end
         self.upstream = upstream
         self.auth = authenticator
         self.limits = limits
@@ -109,6 +111,11 @@ class Relay:
         self.upstream_key = upstream.key
         register_secret(upstream.key)
         self._embedded: LocalRealtimeServer | None = None
+
+    @property
+    def embedded_server(self) -> LocalRealtimeServer | None:
+        """The shared embedded local server while the app's lifespan runs (else None)."""
+        return self._embedded
 
     # -- per identity ------------------------------------------------------------------------------
 
@@ -336,6 +343,7 @@ def create_relay_app(
     console: bool = False,
     debug: bool = False,
     http_transport: httpx.AsyncBaseTransport | None = None,
+    on_session_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> Starlette:
     """Build the relay's ASGI application.
 
@@ -346,6 +354,8 @@ def create_relay_app(
     credentials; with neither, only loopback clients are accepted. ``session_lock``: session fields
     (dotted paths allowed) clients cannot change; ``models`` / ``token_budget``: defaults for
     identities that set none. ``allowed_events=None`` forwards any client event type.
+    ``on_session_end`` receives each session's summary (the fields of its log line), e.g. for
+    billing or audit; ``http_transport`` replaces httpx's for minting client secrets.
     ``app.state.relay`` is the :class:`Relay` (metrics, usage).
     """
     if isinstance(models, str):
@@ -362,6 +372,7 @@ def create_relay_app(
         scenario=scenario if scenario is not None else RELAY_SCENARIO,
         debug=debug,
         http_transport=http_transport,
+        on_session_end=on_session_end,
     )
     routes: list[BaseRoute] = [
         WebSocketRoute("/v1/realtime", relay.websocket_endpoint),

@@ -13,6 +13,8 @@ import json
 import logging
 import os
 import secrets
+import signal
+import socket
 import sys
 from typing import Any
 
@@ -89,6 +91,10 @@ def app_from_environment() -> Any:
     """The uvicorn factory for worker processes (``--factory agent_rt.relay.cli:app_from_environment``)."""
     config = json.loads(os.environ.get(CONFIG_ENV) or "{}")
     tokens = [t.strip() for t in os.environ.get(TOKENS_ENV, "").split(",") if t.strip()]
+    quiet_uvicorn_denials()
+    logging.getLogger("agent_rt.relay").setLevel(logging.DEBUG if config.get("debug") else logging.INFO)
+    if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
+        logging.basicConfig(format="%(name)s: %(message)s")
     return app_from_config(config, tokens)
 
 
@@ -120,7 +126,6 @@ async def _run_relay(args: argparse.Namespace) -> int:
     config = _config(args)
     target = resolve_upstream(args.upstream, key_env=args.upstream_key_env)
     host_shown = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
-    url = f"ws://{host_shown}:{args.port}/v1/realtime"
     if not tokens:
         _say("relay: no token configured: only loopback clients are accepted")
     subprocess_mode = args.workers > 1 or _on_trio()
@@ -133,9 +138,9 @@ async def _run_relay(args: argparse.Namespace) -> int:
             # The local server takes any key; one is needed for its client-secrets endpoint.
             config["upstream_key"] = f"agent-rt-local-{secrets.token_hex(8)}"
             _say(f"relay: upstream is the embedded local Realtime server ({server.url})")
-            return await _serve(args, config, tokens, url, subprocess_mode)
+            return await _serve(args, config, tokens, host_shown, subprocess_mode)
     _say(f"relay: upstream {target.describe()}")
-    return await _serve(args, config, tokens, url, subprocess_mode)
+    return await _serve(args, config, tokens, host_shown, subprocess_mode)
 
 
 def _scenario_or_default(scenario: Scenario | None) -> Any:
@@ -150,11 +155,33 @@ def _on_trio() -> bool:
     return sniffio.current_async_library() == "trio"
 
 
+class _DenialNoise(logging.Filter):
+    """Drop uvicorn's false alarm after a refused handshake.
+
+    uvicorn's websockets-sansio protocol sends the relay's 401/403 denial response but does not
+    mark the handshake complete, so it logs "ASGI callable returned without completing handshake"
+    for every refused client (and then sends nothing more: the response is already out).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing handshake" not in record.getMessage()
+
+
+def quiet_uvicorn_denials() -> None:
+    log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DenialNoise) for f in log.filters):
+        log.addFilter(_DenialNoise())
+
+
 async def _serve(
-    args: argparse.Namespace, config: dict[str, Any], tokens: list[str], url: str, subprocess_mode: bool
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    tokens: list[str],
+    host_shown: str,
+    subprocess_mode: bool,
 ) -> int:
-    _say(f"relay: listening at {url} (health: http{url[2:].rsplit('/v1/', 1)[0]}/healthz); Ctrl-C to stop")
     if subprocess_mode:
+        _say(f"relay: starting {args.workers} worker(s) at ws://{host_shown}:{args.port}/v1/realtime")
         env = dict(os.environ)
         env[CONFIG_ENV] = json.dumps(config)
         env[TOKENS_ENV] = ",".join(tokens)
@@ -172,13 +199,23 @@ async def _serve(
             str(args.workers),
             "--ws-max-size",
             str(WS_MAX_SIZE),
-            "--log-level",
-            "warning",
             "--no-access-log",
         ]
         process = await anyio.open_process(command, env=env, stdin=None, stdout=None, stderr=None)
         try:
-            return await process.wait()
+            async with anyio.create_task_group() as tasks:
+
+                async def stop_on_signal() -> None:
+                    # SIGTERM (systemd, docker stop) or Ctrl-C: uvicorn's supervisor stops its
+                    # workers gracefully on SIGTERM; this process waits for it instead of dying first.
+                    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
+                        async for _ in received:
+                            process.terminate()
+
+                tasks.start_soon(stop_on_signal)
+                code = await process.wait()
+                tasks.cancel_scope.cancel()
+            return code
         finally:
             with anyio.CancelScope(shield=True):
                 if process.returncode is None:
@@ -186,19 +223,29 @@ async def _serve(
                     await process.wait()
     import uvicorn
 
+    quiet_uvicorn_denials()
     app = app_from_config(config, tokens)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((args.host, args.port))
+    except OSError as exc:
+        listener.close()
+        _say(f"agent-rt: error: cannot listen on {args.host}:{args.port}: {exc.strerror}")
+        return 1
+    listener.listen(2048)
+    port = listener.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=args.host,
-            port=args.port,
-            ws_max_size=WS_MAX_SIZE,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-        )
+        uvicorn.Config(app, ws_max_size=WS_MAX_SIZE, log_level="warning", access_log=False, lifespan="on")
     )
-    await server.serve()
+    _say(
+        f"relay: listening at ws://{host_shown}:{port}/v1/realtime (health: http://{host_shown}:{port}/healthz)"
+    )
+    try:
+        await server.serve(sockets=[listener])
+    finally:
+        listener.close()
     return 0 if server.started else 1
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -156,7 +157,7 @@ class RelaySession:
     def _log_summary(self) -> None:
         ending = self.ending
         assert ending is not None
-        record = {
+        record: dict[str, Any] = {
             "event": "relay.session",
             "identity": self.identity.name,
             "model": self.model,
@@ -169,8 +170,14 @@ class RelaySession:
             "close_code": ending.code,
             "close_reason": redact(ending.reason),
             "closed_by": ending.by,
+            "worker": os.getpid(),
         }
         logger.info("%s", json.dumps(record, sort_keys=True))
+        if self.relay.on_session_end is not None:
+            try:
+                self.relay.on_session_end(record)
+            except Exception:  # an observer's bug must not break the relay
+                logger.exception("relay: on_session_end failed")
 
     # -- sending to the client ------------------------------------------------------------------
 

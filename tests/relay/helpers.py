@@ -124,3 +124,28 @@ async def peer(
         yield Peer(websocket)
     finally:
         await websocket.close()
+
+
+class SessionEnds:
+    """Collects the relay's session summaries (``on_session_end``); a test can wait for the n-th.
+
+    The relay runs in uvicorn's thread: a threading condition carries the news to the test.
+    """
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        with self._changed:
+            self.records.append(record)
+            self._changed.notify_all()
+
+    async def wait_for(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+        def wait() -> bool:
+            with self._changed:
+                return self._changed.wait_for(lambda: len(self.records) >= count, timeout)
+
+        if not await anyio.to_thread.run_sync(wait):
+            raise TimeoutError(f"{len(self.records)} sessions ended, not {count}")
+        return list(self.records)
