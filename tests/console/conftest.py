@@ -51,8 +51,10 @@ def chromium_path() -> str:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def playwright() -> Iterator[Playwright]:
+    # Per test, not per session: Playwright's sync API keeps an asyncio loop running in this thread,
+    # which would break every async (anyio) test that runs after it.
     with sync_playwright() as pw:
         yield pw
 
