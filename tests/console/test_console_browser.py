@@ -293,3 +293,12 @@ def test_the_beta_shape_works_end_to_end(page: Page, console_server: ConsoleServ
     )
     expect(events(page, "response.audio.delta", "server").first).to_be_attached()
     expect(events(page, "error", "server")).to_have_count(0)
+
+
+def test_a_server_error_is_shown_without_changing_the_status(page: Page) -> None:
+    connect(page)
+    page.evaluate("window.agentConsole.connection.send({type: 'conversation.item.delete', item_id: 'nope'})")
+    expect(events(page, "error", "server")).to_have_count(1)
+    expect(page.get_by_test_id("notice")).to_contain_text("Server error:")
+    expect(page.get_by_test_id("notice")).to_contain_text("nope")
+    expect(page.get_by_test_id("status")).to_have_text("connected")

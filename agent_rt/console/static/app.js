@@ -14,7 +14,7 @@ const ui = {
   connect: $("connect"), status: $("status"), model: $("model"), token: $("token"), beta: $("beta"),
   text: $("text-input"), send: $("send"), mic: $("mic"), ptt: $("ptt"),
   instructions: $("instructions"), voice: $("voice"), turnDetection: $("turn-detection"),
-  transcription: $("transcription"), applySession: $("apply-session"),
+  transcription: $("transcription"), applySession: $("apply-session"), notice: $("notice"),
 };
 
 const inspector = new Inspector($("event-log"), { filterInput: $("event-filter"), directionSelect: $("event-direction") });
@@ -49,9 +49,15 @@ const connection = new Connection({
     if (direction === "server") onServerEvent(event);
   },
   onError(message) {
-    ui.status.textContent = `error: ${message}`;
+    notify(message);
   },
 });
+
+/** Show a problem without touching the connection status (empty: hide the notice). */
+function notify(message = "") {
+  ui.notice.textContent = message;
+  ui.notice.hidden = !message;
+}
 
 function setPhase(phase, detail = "") {
   state.phase = phase;
@@ -107,6 +113,9 @@ async function onServerEvent(event) {
     case "input_audio_buffer.speech_started":
       await bargeIn({ serverCancels: state.serverInterrupts });
       break;
+    case "error":
+      notify(`Server error: ${event.error?.message ?? "no message"}`);
+      break;
     case "session.created":
     case "session.updated":
       state.serverInterrupts = interruptsResponses(event.session);
@@ -151,6 +160,7 @@ async function bargeIn({ serverCancels = false } = {}) {
 }
 
 async function connect() {
+  notify();
   state.beta = ui.beta.checked;
   state.conversation = emptyConversation();
   view.render(state.conversation);
@@ -179,7 +189,7 @@ async function startMic() {
     ui.mic.setAttribute("aria-pressed", "true");
     ui.mic.textContent = "Stop microphone";
   } catch (error) {
-    ui.status.textContent = `microphone: ${error.message}`;
+    notify(`Microphone: ${error.message}`);
   }
 }
 
