@@ -30,6 +30,7 @@ const state = {
   responseId: null, // the response in progress (response.created .. response.done)
   serverInterrupts: false, // the server's VAD cancels responses on speech_started (session config)
   delivered: {}, // itemId -> audio samples received
+  audioDone: new Set(), // items whose audio the server has finished sending
   truncations: [], // {itemId, audioEndMs, played, heard, deliveredSamples}
 };
 
@@ -110,6 +111,9 @@ async function onServerEvent(event) {
       state.delivered[event.item_id] = (state.delivered[event.item_id] ?? 0) + pcm16Samples(event.delta);
       player.push(event.item_id, event.content_index ?? 0, event.delta);
       break;
+    case "response.output_audio.done":
+      state.audioDone.add(event.item_id);
+      break;
     case "input_audio_buffer.speech_started":
       await bargeIn({ serverCancels: state.serverInterrupts });
       break;
@@ -143,7 +147,9 @@ async function bargeIn({ serverCancels = false } = {}) {
   // speech_started; a second cancel from here would only earn an error event.
   if (state.responseId !== null && !serverCancels) connection.send({ type: "response.cancel" });
   const stopped = await player.stop(); // muted at once; resolves when the worklet dropped its queue
-  if (!stopped || stopped.dropped === 0) return; // nothing was cut: the item stays whole
+  // Cut short: audio was still queued, or more was still to come (paced audio can leave the queue
+  // empty between deltas). An item heard to its end stays whole.
+  if (!stopped || (stopped.dropped === 0 && state.audioDone.has(stopped.itemId))) return;
   connection.send({
     type: "conversation.item.truncate",
     item_id: stopped.itemId,
