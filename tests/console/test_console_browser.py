@@ -316,7 +316,7 @@ def test_many_typed_turns_each_interrupting_the_last_answer(page: Page) -> None:
               const items = document.querySelectorAll('[data-testid=conversation] li[data-role=assistant]');
               const progress = window.agentConsole.player.progress;
               const last = items[n - 1];
-              return items.length === n && progress.itemId === last.dataset.itemId && progress.played > 0;
+              return items.length === n && progress.itemId === last?.dataset.itemId && progress.played > 0;
             }""",
             arg=turn + 1,
         )
