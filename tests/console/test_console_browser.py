@@ -330,3 +330,33 @@ def test_many_typed_turns_each_interrupting_the_last_answer(page: Page) -> None:
     expect(events(page, "conversation.item.truncated", "server")).to_have_count(truncates.count())
     assert truncates.count() == turns - 1  # every answer but the last was cut by the next message
     assert events(page, "error", "server").count() == 0
+
+
+def test_the_inspector_filters_expands_and_exports(page: Page) -> None:
+    connect(page)
+    page.get_by_test_id("text-input").fill("Hello")
+    page.get_by_test_id("send").click()
+    expect(events(page, "response.output_audio.delta", "server").first).to_be_attached(
+        timeout=SPEECH_TIMEOUT_MS
+    )
+    log = page.get_by_test_id("event-log")
+    page.locator("#event-filter").fill("session.")
+    visible = log.locator("li:visible")
+    expect(visible).to_have_count(3)  # session.created, session.update, session.updated
+    page.locator("#event-direction").select_option("client")
+    expect(visible).to_have_count(1)
+    expect(visible.first).to_have_attribute("data-type", "session.update")
+    page.locator("#event-filter").fill("audio.delta")
+    page.locator("#event-direction").select_option("server")
+    row = visible.first
+    row.locator("summary").click()  # expand: the JSON, with the audio elided
+    expect(row.locator("pre")).to_contain_text('"type": "response.output_audio.delta"')
+    expect(row.locator("pre")).to_contain_text("bytes elided>")
+    with page.expect_download() as download:
+        page.get_by_test_id("export").click()
+    path = download.value.path()
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    assert download.value.suggested_filename.endswith(".jsonl")
+    first = [(e["direction"], e["event"]["type"]) for e in map(json.loads, lines[:2])]
+    assert sorted(first) == [("client", "session.update"), ("server", "session.created")]
+    assert all("bytes elided>" in line for line in lines if '"response.output_audio.delta"' in line)
