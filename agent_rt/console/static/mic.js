@@ -11,6 +11,7 @@ export class Microphone {
     this.stream = null;
     this.node = null;
     this.analyser = null;
+    this.starting = null;
     this.muted = false; // push-to-talk: capture runs, frames are dropped until the button is held
   }
 
@@ -18,7 +19,13 @@ export class Microphone {
     return this.context !== null;
   }
 
-  async start() {
+  /** Start capturing (a second call while starting waits for the first). */
+  start() {
+    if (!this.starting) this.starting = this._start().finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  async _start() {
     if (this.context) return;
     const stream = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
@@ -51,6 +58,7 @@ export class Microphone {
   }
 
   async stop() {
+    if (this.starting) await this.starting.catch(() => {}); // stop what a pending start opens
     const { context, stream, node } = this;
     this.context = this.stream = this.node = this.analyser = null;
     if (node) node.port.onmessage = null;
