@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from .._secrets import MASK, redact, register_secret
@@ -246,7 +247,11 @@ class Relay:
             return None, f"model {model!r} is not allowed for this identity"
         return model, None
 
-    async def websocket_endpoint(self, websocket: WebSocket) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The WebSocket route, as a raw ASGI app: the session pumps use ``receive``/``send`` directly."""
+        await self.websocket_endpoint(WebSocket(scope, receive, send), receive, send)
+
+    async def websocket_endpoint(self, websocket: WebSocket, receive: Receive, send: Send) -> None:
         verdict = await self.auth.authenticate(websocket)
         if isinstance(verdict, tuple):
             status, message = verdict
@@ -269,7 +274,9 @@ class Relay:
             return
         ticket = SlotTicket(self.slots, identity.name)
         try:
-            await self._relay(websocket, identity, ticket, subprotocol=subprotocol, beta=beta, model=model)
+            await self._relay(
+                websocket, identity, ticket, receive, send, subprotocol=subprotocol, beta=beta, model=model
+            )
         finally:
             ticket.release()
 
@@ -278,6 +285,8 @@ class Relay:
         websocket: WebSocket,
         identity: Identity,
         ticket: SlotTicket,
+        receive: Receive,
+        send: Send,
         *,
         subprotocol: str | None,
         beta: bool,
@@ -302,7 +311,17 @@ class Relay:
             self.metrics.upstreams_open += 1
             self.metrics.sessions_active += 1
             self.metrics.sessions_total += 1
-            session = RelaySession(self, websocket, upstream, identity, model=model, beta=beta, ticket=ticket)
+            session = RelaySession(
+                self,
+                websocket,
+                upstream,
+                identity,
+                receive=receive,
+                send=send,
+                model=model,
+                beta=beta,
+                ticket=ticket,
+            )
             try:
                 await websocket.accept(subprotocol=subprotocol)
             except BaseException:  # the client left during the handshake: no session to run
@@ -375,7 +394,7 @@ def create_relay_app(
         on_session_end=on_session_end,
     )
     routes: list[BaseRoute] = [
-        WebSocketRoute("/v1/realtime", relay.websocket_endpoint),
+        WebSocketRoute("/v1/realtime", relay),
         Route("/healthz", relay.healthz, methods=["GET"]),
         Route("/metrics", relay.metrics_endpoint, methods=["GET"]),
         Route("/v1/realtime/client_secrets", relay.client_secrets, methods=["POST"]),

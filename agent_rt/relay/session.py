@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
+from starlette.types import Receive, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .._secrets import MASK, redact
@@ -79,6 +80,8 @@ class RelaySession:
         upstream: UpstreamSocket,
         identity: Identity,
         *,
+        receive: Receive,
+        send: Send,
         model: str | None,
         beta: bool = False,
         ticket: L.SlotTicket | None = None,
@@ -87,6 +90,10 @@ class RelaySession:
         self.ticket = ticket
         self.relay = relay
         self.beta = beta
+        # The raw ASGI channels: the per-frame path skips Starlette's state checks (the session
+        # only starts once the handshake is done, and ends through ``client.close``).
+        self._receive = receive
+        self._send = send
         self.client = client
         self.upstream = upstream
         self.identity = identity
@@ -97,7 +104,6 @@ class RelaySession:
         self.stats = SessionStats()
         self.ending: Ending | None = None
         self._scope = anyio.CancelScope()
-        self._send_lock = anyio.Lock(fast_acquire=True)
         limits = relay.limits
         self._limiter = (
             L.RateLimiter(limits.events_per_second, limits.burst, self.started)
@@ -182,10 +188,13 @@ class RelaySession:
     # -- sending to the client ------------------------------------------------------------------
 
     async def send_client(self, text: str) -> bool:
-        """Send a frame to the client; False (and the session ends) if the client is gone."""
+        """Send a frame to the client; False (and the session ends) if the client is gone.
+
+        Two tasks may send (the upstream pump, and the client pump's error events) without a
+        lock: an ASGI server writes each ``websocket.send`` message as one whole frame.
+        """
         try:
-            async with self._send_lock:
-                await self.client.send({"type": "websocket.send", "text": text})
+            await self._send({"type": "websocket.send", "text": text})
         except (WebSocketDisconnect, OSError, RuntimeError):
             self.finish(1006, "client gone", "client")
             return False
@@ -231,7 +240,7 @@ class RelaySession:
             self.finish(code, exc.reason or f"upstream closed with code {code}", "upstream")
 
     async def _from_client(self) -> None:
-        receive = self.client.receive
+        receive = self._receive
         relay = self.relay
         limits = relay.limits
         max_chars = limits.max_event_bytes
@@ -266,12 +275,19 @@ class RelaySession:
             kind = peek_type(text)
             if debug:
                 debug_logger.debug("client -> upstream %s", describe_frame(text))
+            if kind is None:
+                await self.send_error(
+                    "relay_invalid_event",
+                    "not a Realtime event: a JSON object with exactly one top-level 'type' is expected",
+                    param="type",
+                )
+                continue
             if allowed is not None and kind not in allowed:
                 await self.send_error(
                     "relay_event_not_allowed",
                     f"this relay does not forward events of type {kind!r}",
                     param="type",
-                    event_id=_event_id(text) if kind is not None else None,
+                    event_id=_event_id(text),
                 )
                 continue
             if kind in _CLIENT_ACTS_ON:
@@ -356,17 +372,19 @@ class RelaySession:
         debug = relay.debug
         acts_on = relay.server_acts_on
         while True:
-            try:
-                frame = await upstream.receive()
-            except ConnectionClosedError as exc:
-                self._upstream_closed(exc)
-                return
+            frame = upstream.receive_queued()  # a burst is drained without a coroutine per frame
+            if frame is None:
+                try:
+                    frame = await upstream.receive()
+                except ConnectionClosedError as exc:
+                    self._upstream_closed(exc)
+                    return
             self.last_activity = self.clock()
             if isinstance(frame, bytes):
                 frame = frame.decode(errors="replace")
             if key is not None and key in frame:
                 frame = frame.replace(key, MASK)
-            kind = peek_type(frame)
+            kind = peek_type(frame, strict=False)
             if kind in acts_on:
                 frame = await self._act_on_server(kind, frame)
             size = len(frame)
