@@ -38,6 +38,7 @@ from .usage import usage_of
 
 if TYPE_CHECKING:
     from .app import Relay
+    from .tools import SessionTools
 
 logger = logging.getLogger("agent_rt.relay")
 debug_logger = logging.getLogger("agent_rt.relay.events")
@@ -112,6 +113,12 @@ class RelaySession:
         )
         self._budget = relay.budget_for(identity)
         self._models = relay.models_for(identity)
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self.tools: SessionTools | None = None
+        if relay.tools is not None:
+            from .tools import SessionTools
+
+            self.tools = SessionTools(relay.tools, self._send_upstream)
 
     # -- ending ------------------------------------------------------------------------------
 
@@ -125,6 +132,7 @@ class RelaySession:
         try:
             with self._scope:
                 async with anyio.create_task_group() as tasks:
+                    self._tasks = tasks  # tool handlers run here, and end with the session
                     tasks.start_soon(self._from_upstream)
                     tasks.start_soon(self._watchdog)
                     await self._opening()
@@ -149,6 +157,8 @@ class RelaySession:
         metrics.closes[code] += 1
         if self.ticket is not None:
             self.ticket.release()
+        if self.tools is not None:
+            self.tools.close()
         if ending.by != "upstream":
             with anyio.move_on_after(2):
                 await self.upstream.close(1000, "client gone" if ending.by == "client" else "relay closed")
@@ -400,15 +410,18 @@ class RelaySession:
     async def _act_on_server(self, kind: str | None, frame: str) -> str:
         if kind == "error":
             return redact(frame)
+        try:
+            event = json.loads(frame)
+        except ValueError:
+            return frame
+        if not isinstance(event, dict):
+            return frame
         if kind == "response.done":
-            try:
-                event = json.loads(frame)
-            except ValueError:
-                return frame
-            response = event.get("response") if isinstance(event, dict) else None
+            response = event.get("response")
             if isinstance(response, dict):
                 self._meter(response)
-            await self.relay.on_server_event(self, kind, event)
+        if self.tools is not None and self._tasks is not None:
+            self.tools.on_server_event(event, self._tasks)
         return frame
 
     def _meter(self, response: dict[str, Any]) -> None:
