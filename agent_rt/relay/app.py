@@ -24,12 +24,14 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from .._secrets import MASK, redact, register_secret
 from ..errors import ConfigurationError, HandshakeError
 from ..server import LocalRealtimeServer
 from ..server.scenario import ScenarioSource
+from ..tools import Tool, ToolRegistry
 from ..transport import connect
 from .auth import BETA_SUBPROTOCOL, Authenticator, AuthHook, Identity, offered_subprotocols
 from .limits import CLOSE_TRY_LATER, CLOSE_UPSTREAM, Limits, SessionSlots, SlotTicket
@@ -91,8 +93,11 @@ class Relay:
         debug: bool,
         http_transport: httpx.AsyncBaseTransport | None,
         on_session_end: Callable[[dict[str, Any]], None] | None = None,
+        tools: ToolRegistry | None = None,
     ) -> None:
         self.on_session_end = on_session_end
+        self.tools = tools
+        """The relay's server-side tools (None: the relay answers no calls)."""
         self.upstream = upstream
         self.auth = authenticator
         self.limits = limits
@@ -106,8 +111,9 @@ class Relay:
         self.http_transport = http_transport
         self.metrics = RelayMetrics()
         self.slots = SessionSlots(limits)
-        self.tool_definitions: list[dict[str, Any]] = []
-        self.server_acts_on: frozenset[str | None] = frozenset({"error", "response.done"})
+        self.tool_definitions: list[dict[str, Any]] = tools.definitions() if tools else []
+        acts_on = {"error", "response.done"} | ({"response.output_item.done"} if tools else set())
+        self.server_acts_on: frozenset[str | None] = frozenset(acts_on)
         self.upstream_key = upstream.key
         register_secret(upstream.key)
         self._embedded: LocalRealtimeServer | None = None
@@ -134,9 +140,6 @@ class Relay:
             base = list(locked_tools) if isinstance(locked_tools, list) else []
             session["tools"] = base + self.tool_definitions
         return None if session is None else {"type": "session.update", "session": session}
-
-    async def on_server_event(self, session: RelaySession, kind: str | None, event: Any) -> None:
-        """Hook for the server events the relay acts on beyond metering (server-side tools)."""
 
     # -- upstream ------------------------------------------------------------------------------------
 
@@ -246,7 +249,11 @@ class Relay:
             return None, f"model {model!r} is not allowed for this identity"
         return model, None
 
-    async def websocket_endpoint(self, websocket: WebSocket) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The WebSocket route, as a raw ASGI app: the session pumps use ``receive``/``send`` directly."""
+        await self.websocket_endpoint(WebSocket(scope, receive, send), receive, send)
+
+    async def websocket_endpoint(self, websocket: WebSocket, receive: Receive, send: Send) -> None:
         verdict = await self.auth.authenticate(websocket)
         if isinstance(verdict, tuple):
             status, message = verdict
@@ -269,7 +276,9 @@ class Relay:
             return
         ticket = SlotTicket(self.slots, identity.name)
         try:
-            await self._relay(websocket, identity, ticket, subprotocol=subprotocol, beta=beta, model=model)
+            await self._relay(
+                websocket, identity, ticket, receive, send, subprotocol=subprotocol, beta=beta, model=model
+            )
         finally:
             ticket.release()
 
@@ -278,6 +287,8 @@ class Relay:
         websocket: WebSocket,
         identity: Identity,
         ticket: SlotTicket,
+        receive: Receive,
+        send: Send,
         *,
         subprotocol: str | None,
         beta: bool,
@@ -302,7 +313,17 @@ class Relay:
             self.metrics.upstreams_open += 1
             self.metrics.sessions_active += 1
             self.metrics.sessions_total += 1
-            session = RelaySession(self, websocket, upstream, identity, model=model, beta=beta, ticket=ticket)
+            session = RelaySession(
+                self,
+                websocket,
+                upstream,
+                identity,
+                receive=receive,
+                send=send,
+                model=model,
+                beta=beta,
+                ticket=ticket,
+            )
             try:
                 await websocket.accept(subprotocol=subprotocol)
             except BaseException:  # the client left during the handshake: no session to run
@@ -311,6 +332,14 @@ class Relay:
                     await session.close()
                 raise
             await session.run()
+
+
+def _tool_registry(tools: bool | ToolRegistry | Iterable[Tool]) -> ToolRegistry | None:
+    if tools is False:
+        return None
+    from .tools import tool_registry  # the tool runtime loads only when tools are used
+
+    return tool_registry(tools)
 
 
 def _console_routes() -> list[BaseRoute]:
@@ -344,6 +373,7 @@ def create_relay_app(
     debug: bool = False,
     http_transport: httpx.AsyncBaseTransport | None = None,
     on_session_end: Callable[[dict[str, Any]], None] | None = None,
+    tools: bool | ToolRegistry | Iterable[Tool] = False,
 ) -> Starlette:
     """Build the relay's ASGI application.
 
@@ -354,6 +384,8 @@ def create_relay_app(
     credentials; with neither, only loopback clients are accepted. ``session_lock``: session fields
     (dotted paths allowed) clients cannot change; ``models`` / ``token_budget``: defaults for
     identities that set none. ``allowed_events=None`` forwards any client event type.
+    ``tools``: ``True`` answers the installed plugins' tools on the server (``AGENT_RT_PLUGINS`` /
+    ``AGENT_RT_DISABLE_PLUGINS`` apply), or pass a :class:`~agent_rt.tools.ToolRegistry` or tools.
     ``on_session_end`` receives each session's summary (the fields of its log line), e.g. for
     billing or audit; ``http_transport`` replaces httpx's for minting client secrets.
     ``app.state.relay`` is the :class:`Relay` (metrics, usage).
@@ -373,9 +405,10 @@ def create_relay_app(
         debug=debug,
         http_transport=http_transport,
         on_session_end=on_session_end,
+        tools=_tool_registry(tools),
     )
     routes: list[BaseRoute] = [
-        WebSocketRoute("/v1/realtime", relay.websocket_endpoint),
+        WebSocketRoute("/v1/realtime", relay),
         Route("/healthz", relay.healthz, methods=["GET"]),
         Route("/metrics", relay.metrics_endpoint, methods=["GET"]),
         Route("/v1/realtime/client_secrets", relay.client_secrets, methods=["POST"]),

@@ -82,6 +82,7 @@ def app_from_config(config: dict[str, Any], tokens: list[str]) -> Any:
         session_lock=config.get("session_lock") or {},
         limits=Limits(**(config.get("limits") or {})),
         console=bool(config.get("console")),
+        tools=bool(config.get("tools", True)),
         debug=bool(config.get("debug")),
         scenario=scenario,
     )

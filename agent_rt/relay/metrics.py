@@ -21,7 +21,8 @@ class RelayMetrics:
     sessions_total: int = 0
     upstreams_open: int = 0
     frames: Counter[str] = field(default_factory=Counter)
-    """Frames by direction: ``client`` (client to upstream) and ``server`` (upstream to client)."""
+    """Frames by direction: ``client`` (received from clients, forwarded or answered by the relay)
+    and ``server`` (upstream to client)."""
     bytes: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
     """Handshakes refused, by reason: unauthorized, forbidden, model, ..."""

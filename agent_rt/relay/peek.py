@@ -17,6 +17,7 @@ from typing import Any
 _STRUCTURAL = re.compile(r'["{}\[\]]')
 _TYPE_VALUE = re.compile(r'\s*:\s*"([^"\\]*)"')
 _KEY_START = re.compile(r'\s*(?:,\s*)?"')
+_FIRST = ('{"type":"', '{"type": "')
 #: Frames this short are cheaper to parse than to scan.
 SMALL_FRAME = 256
 
@@ -78,23 +79,54 @@ def _skip_value(text: str, start: int) -> int:
     return end
 
 
-def peek_type(text: str) -> str | None:
-    """The top-level ``type`` of a JSON event, or ``None`` if it has none or is not a JSON object."""
-    if len(text) > SMALL_FRAME:
-        kind = _scan_type(text)
-        if kind is not None:
+def peek_type(text: str, *, strict: bool = True) -> str | None:
+    """The top-level ``type`` of a JSON event; ``None`` if it has none, or not exactly one.
+
+    ``strict`` (for client frames) is safe against frames written to disagree with a full parser
+    (the upstream's): the quick answer stands only if
+    no other ``"type"`` key and no ``\\u`` escape (``"typ\\u0065"``) occurs anywhere, which
+    audio and image payloads never contain; otherwise the parser decides, and then a duplicated
+    key at any level gives ``None``.
+    """
+    found = _quick_type(text)
+    if found is not None:
+        kind, position = found
+        if text.find('"type"', position + 6) < 0 and text.find("\\u") < 0:
             return kind
-    # Short frames, and the odd cases the scanner declines (escapes in the key or the value, bad
-    # JSON): the parser has the last word.
     try:
-        event: Any = json.loads(text)
+        event: Any = json.loads(text, object_pairs_hook=_unique_keys)
     except ValueError:
         return None
-    kind = event.get("type") if isinstance(event, dict) else None
-    return kind if isinstance(kind, str) else None
+    value = event.get("type") if isinstance(event, dict) else None
+    return value if isinstance(value, str) else None
 
 
-def _scan_type(text: str) -> str | None:
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _DuplicateKey("a key appears twice")
+    return result
+
+
+def _quick_type(text: str) -> tuple[str, int] | None:
+    """``(type, index of its key)`` without parsing, or None when unsure."""
+    for prefix in _FIRST:  # the usual shape, from the service and from json.dumps
+        if text.startswith(prefix):
+            start = len(prefix)
+            end = text.find('"', start)
+            if end > 0 and "\\" not in text[start:end]:
+                return text[start:end], 1
+            return None
+    if len(text) <= SMALL_FRAME:
+        return None  # short: the parser is as quick
+    return _scan_type(text)
+
+
+def _scan_type(text: str) -> tuple[str, int] | None:
     position = text.find("{")
     if position < 0 or text[:position].strip():
         return None
@@ -112,7 +144,7 @@ def _scan_type(text: str) -> str | None:
             return None
         if key == "type":
             value = _TYPE_VALUE.match(text, key_end)
-            return value.group(1) if value else None
+            return (value.group(1), match.end() - 1) if value else None
         position = _skip_value(text, colon + 1)
         if position < 0:
             return None

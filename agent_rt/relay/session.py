@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
+from starlette.types import Receive, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .._secrets import MASK, redact
@@ -37,6 +38,7 @@ from .usage import usage_of
 
 if TYPE_CHECKING:
     from .app import Relay
+    from .tools import SessionTools
 
 logger = logging.getLogger("agent_rt.relay")
 debug_logger = logging.getLogger("agent_rt.relay.events")
@@ -79,6 +81,8 @@ class RelaySession:
         upstream: UpstreamSocket,
         identity: Identity,
         *,
+        receive: Receive,
+        send: Send,
         model: str | None,
         beta: bool = False,
         ticket: L.SlotTicket | None = None,
@@ -87,6 +91,10 @@ class RelaySession:
         self.ticket = ticket
         self.relay = relay
         self.beta = beta
+        # The raw ASGI channels: the per-frame path skips Starlette's state checks (the session
+        # only starts once the handshake is done, and ends through ``client.close``).
+        self._receive = receive
+        self._send = send
         self.client = client
         self.upstream = upstream
         self.identity = identity
@@ -97,7 +105,6 @@ class RelaySession:
         self.stats = SessionStats()
         self.ending: Ending | None = None
         self._scope = anyio.CancelScope()
-        self._send_lock = anyio.Lock(fast_acquire=True)
         limits = relay.limits
         self._limiter = (
             L.RateLimiter(limits.events_per_second, limits.burst, self.started)
@@ -106,6 +113,12 @@ class RelaySession:
         )
         self._budget = relay.budget_for(identity)
         self._models = relay.models_for(identity)
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self.tools: SessionTools | None = None
+        if relay.tools is not None:
+            from .tools import SessionTools
+
+            self.tools = SessionTools(relay.tools, self._send_upstream)
 
     # -- ending ------------------------------------------------------------------------------
 
@@ -119,6 +132,7 @@ class RelaySession:
         try:
             with self._scope:
                 async with anyio.create_task_group() as tasks:
+                    self._tasks = tasks  # tool handlers run here, and end with the session
                     tasks.start_soon(self._from_upstream)
                     tasks.start_soon(self._watchdog)
                     await self._opening()
@@ -143,6 +157,8 @@ class RelaySession:
         metrics.closes[code] += 1
         if self.ticket is not None:
             self.ticket.release()
+        if self.tools is not None:
+            self.tools.close()
         if ending.by != "upstream":
             with anyio.move_on_after(2):
                 await self.upstream.close(1000, "client gone" if ending.by == "client" else "relay closed")
@@ -182,10 +198,13 @@ class RelaySession:
     # -- sending to the client ------------------------------------------------------------------
 
     async def send_client(self, text: str) -> bool:
-        """Send a frame to the client; False (and the session ends) if the client is gone."""
+        """Send a frame to the client; False (and the session ends) if the client is gone.
+
+        Two tasks may send (the upstream pump, and the client pump's error events) without a
+        lock: an ASGI server writes each ``websocket.send`` message as one whole frame.
+        """
         try:
-            async with self._send_lock:
-                await self.client.send({"type": "websocket.send", "text": text})
+            await self._send({"type": "websocket.send", "text": text})
         except (WebSocketDisconnect, OSError, RuntimeError):
             self.finish(1006, "client gone", "client")
             return False
@@ -231,7 +250,7 @@ class RelaySession:
             self.finish(code, exc.reason or f"upstream closed with code {code}", "upstream")
 
     async def _from_client(self) -> None:
-        receive = self.client.receive
+        receive = self._receive
         relay = self.relay
         limits = relay.limits
         max_chars = limits.max_event_bytes
@@ -266,12 +285,19 @@ class RelaySession:
             kind = peek_type(text)
             if debug:
                 debug_logger.debug("client -> upstream %s", describe_frame(text))
+            if kind is None:
+                await self.send_error(
+                    "relay_invalid_event",
+                    "not a Realtime event: a JSON object with exactly one top-level 'type' is expected",
+                    param="type",
+                )
+                continue
             if allowed is not None and kind not in allowed:
                 await self.send_error(
                     "relay_event_not_allowed",
                     f"this relay does not forward events of type {kind!r}",
                     param="type",
-                    event_id=_event_id(text) if kind is not None else None,
+                    event_id=_event_id(text),
                 )
                 continue
             if kind in _CLIENT_ACTS_ON:
@@ -356,17 +382,19 @@ class RelaySession:
         debug = relay.debug
         acts_on = relay.server_acts_on
         while True:
-            try:
-                frame = await upstream.receive()
-            except ConnectionClosedError as exc:
-                self._upstream_closed(exc)
-                return
+            frame = upstream.receive_queued()  # a burst is drained without a coroutine per frame
+            if frame is None:
+                try:
+                    frame = await upstream.receive()
+                except ConnectionClosedError as exc:
+                    self._upstream_closed(exc)
+                    return
             self.last_activity = self.clock()
             if isinstance(frame, bytes):
                 frame = frame.decode(errors="replace")
             if key is not None and key in frame:
                 frame = frame.replace(key, MASK)
-            kind = peek_type(frame)
+            kind = peek_type(frame, strict=False)
             if kind in acts_on:
                 frame = await self._act_on_server(kind, frame)
             size = len(frame)
@@ -382,15 +410,18 @@ class RelaySession:
     async def _act_on_server(self, kind: str | None, frame: str) -> str:
         if kind == "error":
             return redact(frame)
+        try:
+            event = json.loads(frame)
+        except ValueError:
+            return frame
+        if not isinstance(event, dict):
+            return frame
         if kind == "response.done":
-            try:
-                event = json.loads(frame)
-            except ValueError:
-                return frame
-            response = event.get("response") if isinstance(event, dict) else None
+            response = event.get("response")
             if isinstance(response, dict):
                 self._meter(response)
-            await self.relay.on_server_event(self, kind, event)
+        if self.tools is not None and self._tasks is not None:
+            self.tools.on_server_event(event, self._tasks)
         return frame
 
     def _meter(self, response: dict[str, Any]) -> None:

@@ -73,8 +73,10 @@ async def test_one_process_with_tokens_from_the_environment() -> None:
         url = next(line for line in lines if "listening at" in line).split()[3]
         async with peer(url, token=TOKEN) as client:
             await client.until("session.created")
-            done = await client.text_turn("what is (17 + 4) * 23")
-            assert done["response"]["status"] == "completed"
+            call = await client.text_turn("what is (17 + 4) * 23")  # the clock plugin's tool,
+            assert call["response"]["output"][0]["name"] == "calculate"  # answered by the relay
+            answer = await client.until("response.done")
+            assert answer["response"]["output"][0]["content"][0]["transcript"] == "(17 + 4) * 23 is 483."
         async with peer(url, token="env-token-abc") as client:
             await client.until("session.created")
     assert not any("no token configured" in line for line in lines)

@@ -53,6 +53,27 @@ async def test_text_turns_through_the_relay() -> None:
                 assert f"turn {turn}, are you there?" in content.text
 
 
+async def test_a_plugin_tool_turn_through_the_relay() -> None:
+    # The relay's embedded server calls the clock plugin's calculate for "what is ..." (RELAY_SCENARIO).
+    with running(create_relay_app(tokens=[TOKEN], tools=True)) as relay:
+        client = openai.AsyncOpenAI(api_key=TOKEN, websocket_base_url=f"ws://127.0.0.1:{relay.port}/v1")
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            await connection.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+            for left, right in ((17, 4), (2, 3)):
+                first, _ = await _turn(connection, f"what is ({left} + {right}) * 23")
+                call = first.response.output[0]
+                assert (call.type, call.name) == ("function_call", "calculate")
+                # The application sends nothing: the relay answers and asks for the follow-up.
+                second = None
+                async for event in connection:
+                    if event.type == "response.done":
+                        second = event
+                        break
+                assert second is not None
+                text = second.response.output[0].content[0].text
+                assert text == f"({left} + {right}) * 23 is {(left + right) * 23}."
+
+
 async def test_a_wrong_token_is_refused_at_the_handshake() -> None:
     with running(create_relay_app(tokens=[TOKEN])) as relay:
         client = openai.AsyncOpenAI(

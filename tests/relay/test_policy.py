@@ -31,12 +31,17 @@ async def test_events_outside_the_allow_list_get_an_error_and_are_not_forwarded(
                 assert "'transcription.magic'" in error["error"]["message"]
                 await client.ws.send_text("not json at all")
                 error = await client.until("error")
-                assert error["error"]["code"] == "relay_event_not_allowed"
+                assert error["error"]["code"] == "relay_invalid_event"
+                # Two top-level types: the upstream's parser would take the last, so neither is trusted.
+                await client.ws.send_text('{"type":"input_audio_buffer.clear","type":"session.update"}')
+                error = await client.until("error")
+                assert error["error"]["code"] == "relay_invalid_event"
                 done = await client.text_turn("and the session goes on")
                 assert done["response"]["status"] == "completed"
-        # Only the two allowed events reached the upstream: its session saw no error.
-        assert relay.relay.metrics.events_refused["relay_event_not_allowed"] == 2
-        assert relay.relay.metrics.frames["client"] == 4
+        # Five frames came in; three were answered by the relay and never forwarded.
+        assert relay.relay.metrics.events_refused["relay_event_not_allowed"] == 1
+        assert relay.relay.metrics.events_refused["relay_invalid_event"] == 2
+        assert relay.relay.metrics.frames["client"] == 5
 
 
 async def test_a_custom_allow_list_and_none() -> None:

@@ -58,6 +58,23 @@ def test_peek_reads_only_the_top_level_type() -> None:
     assert peek_type('{"type": "cut' + AUDIO) is None
 
 
+def test_peek_never_disagrees_with_a_parser_that_keeps_the_last_key() -> None:
+    tricky = [
+        '{"type":"input_audio_buffer.append","audio":"' + AUDIO + '","type":"session.update"}',
+        '{"type":"input_audio_buffer.append","typ\\u0065":"session.update"}',
+        '{"audio":"' + AUDIO + '","type":"input_audio_buffer.append","type":"session.update"}',
+    ]
+    for text in tricky:
+        assert peek_type(text) is None, text
+    assert (
+        peek_type('{"type":"conversation.item.create","item":{"type":"message"}}')
+        == "conversation.item.create"
+    )
+    assert (
+        peek_type('{"type":"response.create","response":{"instructions":"caf\\u00e9"}}') == "response.create"
+    )
+
+
 def test_rate_limiter_allows_the_burst_then_the_rate() -> None:
     limiter = RateLimiter(rate=10, burst=3, now=0.0)
     assert [limiter.allow(0.0) for _ in range(4)] == [True, True, True, False]
