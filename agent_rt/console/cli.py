@@ -41,6 +41,12 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--upstream", metavar="URL", help="relay to this Realtime WebSocket URL")
     parser.add_argument("--scenario", metavar="FILE", help="scenario JSON for the local server (offline)")
+    parser.add_argument(
+        "--tools",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the relay answers the installed plugins' tools (default: on)",
+    )
     parser.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     parser.set_defaults(handler=run_console)
 
@@ -79,17 +85,18 @@ def listen(port: int) -> socket.socket:
     return sock
 
 
-def relay_server(upstream_url: str | None, **options: Any) -> Any:
+def relay_server(upstream_url: str | None, *, tools: bool = True, **options: Any) -> Any:
     """A ``uvicorn.Server`` running the relay with the console at ``/`` (serve it on :func:`listen`).
 
-    ``options`` go to :func:`agent_rt.relay.create_relay_app` (``tokens=``, ``limits=``...).
+    ``tools``: the relay answers the installed plugins' tools; ``options`` go to
+    :func:`agent_rt.relay.create_relay_app` (``tokens=``, ``limits=``...).
     """
     import uvicorn
 
     from ..relay import create_relay_app
     from ..relay.cli import WS_MAX_SIZE
 
-    app = create_relay_app(upstream_url, console=True, **options)
+    app = create_relay_app(upstream_url, console=True, tools=tools, **options)
     config = uvicorn.Config(
         app, ws_max_size=WS_MAX_SIZE, log_level="warning", access_log=False, lifespan="on"
     )
@@ -120,7 +127,7 @@ async def run_console(args: argparse.Namespace) -> int:
     with sock:
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
         async with _upstream(args) as (upstream_url, label):
-            server = relay_server(upstream_url)
+            server = relay_server(upstream_url, tools=args.tools)
             _say(f"console: upstream is {label}")
             _say(f"console: open {url}  (Ctrl-C to stop)")
             if not args.no_browser:

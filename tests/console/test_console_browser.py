@@ -229,13 +229,13 @@ def test_push_to_talk_sends_audio_only_while_held_then_commits(
         assert update["session"]["audio"]["input"]["turn_detection"] is None
 
 
-def test_a_spoken_and_a_typed_turn_make_the_docs_screenshot(
+def test_spoken_typed_and_tool_turns_make_the_docs_screenshot(
     playwright: Playwright, console_server: ConsoleServer, tmp_path: Path
 ) -> None:
     """The image in docs/console.md: refreshed with ``AGENT_RT_UPDATE_SCREENSHOTS=1``."""
     wav = speech_then_silence(tmp_path / "once.wav", speech_s=1.0, silence_s=30.0)
     with launch(playwright, wav) as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 800}, color_scheme="light")
+        page = browser.new_page(viewport={"width": 1280, "height": 960}, color_scheme="light")
         page.goto(console_server.url)
         connect(page)
         page.get_by_test_id("mic").click()
@@ -251,6 +251,11 @@ def test_a_spoken_and_a_typed_turn_make_the_docs_screenshot(
         expect(conversation(page, "assistant").first).to_have_attribute(
             "data-truncated", re.compile(r"^\d+$")
         )
+        page.get_by_test_id("text-input").fill("What time is it in Tokyo?")
+        page.get_by_test_id("send").click()
+        expect(conversation(page, "tool").locator(".tool-output")).to_contain_text("weekday", timeout=15_000)
+        expect(conversation(page, "assistant").last).to_contain_text("In Tokyo it is", timeout=15_000)
+        page.locator("details.session > summary").click()  # fold the session panel: room for the turns
         shot = tmp_path / "console.png"
         page.screenshot(path=str(shot))
     assert shot.read_bytes().startswith(b"\x89PNG")
@@ -360,3 +365,33 @@ def test_the_inspector_filters_expands_and_exports(page: Page) -> None:
     first = [(e["direction"], e["event"]["type"]) for e in map(json.loads, lines[:2])]
     assert sorted(first) == [("client", "session.update"), ("server", "session.created")]
     assert all("bytes elided>" in line for line in lines if '"response.output_audio.delta"' in line)
+
+
+def test_a_plugin_tool_call_is_shown_with_its_output(page: Page, console_server: ConsoleServer) -> None:
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("status")).to_have_text(re.compile(r"^connected$"))
+    page.get_by_test_id("text-input").fill("What time is it in Tokyo?")
+    page.get_by_test_id("send").click()
+    tool = page.get_by_test_id("conversation").locator('li[data-role="tool"]')
+    expect(tool).to_have_count(1, timeout=15_000)
+    expect(tool).to_contain_text('get_time({"timezone": "Asia/Tokyo"})')
+    output = tool.locator(".tool-output")
+    expect(output).to_contain_text('"timezone": "Asia/Tokyo"', timeout=15_000)  # the plugin's answer
+    expect(output).to_contain_text('"weekday"')
+    assistant = page.get_by_test_id("conversation").locator('li[data-role="assistant"]')
+    expect(assistant.last).to_contain_text("In Tokyo it is", timeout=15_000)
+    lines = page.evaluate("window.agentConsole.inspector.exportLines()").splitlines()
+    log = [(e["direction"], e["event"]) for e in map(json.loads, lines)]
+    # The relay answered: the page sent no function_call_output, the server echoed the relay's one.
+    outputs = [
+        direction
+        for direction, event in log
+        if event["type"] in ("conversation.item.create", "conversation.item.added")
+        and event["item"]["type"] == "function_call_output"
+    ]
+    assert outputs == ["server"]
+    assert not [event for _, event in log if event["type"] == "error"]
+    created = [
+        event for direction, event in log if direction == "client" and event["type"] == "response.create"
+    ]
+    assert len(created) == 1  # the follow-up response.create came from the relay, not the page

@@ -39,7 +39,7 @@ def console_url() -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def test_the_console_command_serves_the_page_in_front_of_the_paced_local_server(
+def test_the_console_command_serves_the_page_with_the_local_server_and_plugin_tools(
     browser: Browser, console_url: str
 ) -> None:
     page = browser.new_page()
@@ -54,6 +54,11 @@ def test_the_console_command_serves_the_page_in_front_of_the_paced_local_server(
     expect(log.locator('li[data-type="response.done"][data-direction="server"]')).to_have_count(
         1, timeout=15_000
     )
+    page.get_by_test_id("text-input").fill("What is (17 + 4) * 23?")  # the clock plugin's calculate
+    page.get_by_test_id("send").click()
+    tool = page.get_by_test_id("conversation").locator('li[data-role="tool"]')
+    expect(tool.locator(".tool-output")).to_contain_text('"result": 483', timeout=15_000)
+    expect(assistant.last).to_contain_text("(17 + 4) * 23 is 483", timeout=15_000)
     assert log.locator('li[data-type="error"]').count() == 0
     lines = page.evaluate("window.agentConsole.inspector.exportLines()").splitlines()
     created = next(e["event"] for e in map(json.loads, lines) if e["event"]["type"] == "session.created")
