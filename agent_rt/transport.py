@@ -467,6 +467,7 @@ async def accept(
         status, body = refusal
         response = protocol.reject(status, body)
         if body.startswith("{"):  # an error in the service's JSON shape
+            del response.headers["Content-Type"]
             response.headers["Content-Type"] = "application/json"
     else:
         response = protocol.accept(request)

@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     before, after = measure(args.sessions, args.audio_seconds)
     growth = (after - before) / 1e6
     print(
-        f"agent-rt serve RSS: {before / 1e6:.1f} MB at start, {after / 1e6:.1f} MB after {args.sessions} sessions"
+        f"agent-rt serve RSS: {before / 1e6:.1f} MB at start, "
+        f"{after / 1e6:.1f} MB after {args.sessions} sessions"
     )
     print(f"growth: {growth:.1f} MB (target < {TARGET_MB:g} MB for short sessions)")
     return 0 if args.audio_seconds or growth < TARGET_MB else 1
