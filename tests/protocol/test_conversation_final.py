@@ -81,7 +81,7 @@ def test_a_done_part_keeps_the_other_parts_of_the_item() -> None:
 
 
 def test_deltas_without_parts_are_kept_when_nothing_final_names_them() -> None:
-    events = [
+    events: list[Event] = [
         {"type": "response.output_item.added", "response_id": "r1", "item": ITEM},
         {"type": "response.output_text.delta", "item_id": "i1", "content_index": 0, "delta": "Hi"},
         {"type": "response.output_item.done", "item": {**ITEM, "status": "completed"}},
