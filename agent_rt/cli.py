@@ -139,7 +139,8 @@ class _Printer:
     def on_error(self, event: dict[str, Any]) -> None:
         self.end_line()
         error = event.get("error") if isinstance(event.get("error"), dict) else event
-        _print(f"  error: {error.get('message') if isinstance(error, dict) else error}")
+        message = error.get("message") if isinstance(error, dict) else error
+        _error_line(str(message))  # the conversation goes on: reported, not fatal
 
 
 async def _answer(client: RealtimeClient, printer: _Printer, timeout: float) -> dict[str, Any]:
@@ -368,6 +369,13 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _error_line(message: str) -> None:
+    """The one error format of the command, on stderr (secrets redacted)."""
+    from ._secrets import redact
+
+    print(f"agent-rt: error: {redact(' '.join(message.split()))}", file=sys.stderr, flush=True)
+
+
 def _warn(message: str) -> None:
     print(f"agent-rt: warning: {message}", file=sys.stderr, flush=True)
 
@@ -506,7 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"agent-rt: error: {_one_line(_innermost(exc))}", file=sys.stderr)
+        _error_line(_one_line(_innermost(exc)))
         return 1
 
 
