@@ -307,7 +307,7 @@ def test_serve_with_an_api_key_refuses_clients_without_it(how: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "AGENT_RT_SERVER_API_KEY"}
     if how == "env":
         env["AGENT_RT_SERVER_API_KEY"] = key
-    process, line = _serve(*(["--api-key", key] if how == "flag" else []), env=env)
+    process, line = _serve("--debug", *(["--api-key", key] if how == "flag" else []), env=env)
     try:
         url = line.split("listening at ")[1].split()[0]
         assert _handshake_status(url, {}) == 401
@@ -316,4 +316,5 @@ def test_serve_with_an_api_key_refuses_clients_without_it(how: str) -> None:
     finally:
         process.terminate()
         stdout, stderr = process.communicate(timeout=TIMEOUT)
-    assert key not in line + stdout + stderr
+    assert "Authorization" in stderr  # the debug log shows the handshakes...
+    assert key not in line + stdout + stderr  # ...without the key

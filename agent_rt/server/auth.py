@@ -14,6 +14,8 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 
+from .._secrets import register_secret
+
 BROWSER_KEY_PREFIX = "openai-insecure-api-key."
 
 
@@ -52,6 +54,7 @@ class ApiKeyCheck:
     def __init__(self, api_key: str | None) -> None:
         if api_key is not None and not api_key.strip():
             raise ValueError("the server's API key must not be empty")
+        register_secret(api_key)  # masked in every log line, whatever its shape
         self._key = api_key
 
     @property
