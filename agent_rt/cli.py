@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import numpy as np
@@ -319,6 +319,9 @@ async def _tools_call(args: argparse.Namespace) -> int:
         json.loads(args.arguments)
     except ValueError as exc:
         raise CliError(f"arguments are not valid JSON: {exc}") from exc
+    tools_log = logging.getLogger("agent_rt.tools")
+    if not args.debug:  # the failure is reported in one line below; --debug shows its traceback
+        tools_log.setLevel(logging.CRITICAL)
     result: ToolResult = await execute_tool_call(tool, tool.name, "call_cli", args.arguments)
     if not result.ok:  # the tool failed (bad arguments included): 1; 2 stays argparse's usage error
         raise CliError(str(result.error))
@@ -393,6 +396,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors carry the same ``agent-rt: error:`` prefix as every other error (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"agent-rt: error: {message}\n")
+
+
 class _HelpFormatter(argparse.HelpFormatter):
     """Help text comes from docstrings too: show ``code`` as plain code, not reStructuredText."""
 
@@ -425,7 +436,7 @@ def _finish(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agent-rt", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="agent-rt", description=__doc__.splitlines()[0])
     _add_global_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True)
 

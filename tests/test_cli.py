@@ -318,3 +318,17 @@ def test_serve_with_an_api_key_refuses_clients_without_it(how: str) -> None:
         stdout, stderr = process.communicate(timeout=TIMEOUT)
     assert "Authorization" in stderr  # the debug log shows the handshakes...
     assert key not in line + stdout + stderr  # ...without the key
+
+
+def test_a_failing_tool_exits_1_with_one_line() -> None:
+    result = run("tools", "call", "calculate", '{"expression": "1/0"}')
+    assert result.returncode == 1
+    assert result.stderr == "agent-rt: error: CalculatorError: division by zero\n"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["tools", "call"], ["serve", "--port", "x"], ["nope"]])
+def test_usage_errors_exit_2_with_the_same_prefix(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith("agent-rt: error: ")
