@@ -332,3 +332,29 @@ def test_usage_errors_exit_2_with_the_same_prefix(args: list[str]) -> None:
     result = run(*args)
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith("agent-rt: error: ")
+
+
+def test_module_commands_get_the_global_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+    import types
+
+    from agent_rt import cli
+
+    module = types.ModuleType("agent_rt_test_extra_command")
+
+    def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        extra = commands.add_parser("extra", help="a command from a module: ``literal``")
+        extra.set_defaults(handler=lambda args: 0)
+
+    module.register = register  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (module.__name__,))
+    parser = cli._parser()
+    args = parser.parse_args(["extra", "--trio", "--debug"])
+    assert (args.trio, args.debug, args.command) == (True, True, "extra")
+    args = parser.parse_args(["--trio", "extra"])
+    assert (args.trio, args.debug) == (True, False)
+    assert "``" not in parser.format_help()
+    assert cli.main(["extra", "--trio"]) == 0
