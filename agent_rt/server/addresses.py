@@ -25,16 +25,16 @@ def is_loopback(host: str) -> bool:
 
 
 def _local_addresses() -> list[str]:
-    """This machine's addresses as others see them (best effort, no network traffic)."""
-    found: list[str] = []
+    """This machine's outward IPv4 address, if it has one (no DNS lookup, no packet sent)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            address = str(info[4][0])
-            if address not in found and not ipaddress.ip_address(address).is_loopback:
-                found.append(address)
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1: a UDP "connect" only picks the route
+        address = str(probe.getsockname()[0])
     except OSError:
-        pass
-    return found
+        return []
+    finally:
+        probe.close()
+    return [] if ipaddress.ip_address(address).is_loopback or address == "0.0.0.0" else [address]
 
 
 def connectable_urls(host: str, port: int, path: str = "/v1/realtime") -> list[str]:
