@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from . import p1_conversation, p2_throughput, p3_dispatch, p4_memory, p5_startup, p6_relay
+from . import p1_conversation, p2_throughput, p3_dispatch, p4_memory, p5_startup, p6_relay, server_memory
 from .common import Row
 
 BENCHMARKS: dict[str, Callable[[bool], list[Row]]] = {
@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Row]]] = {
     "P4": p4_memory.run,
     "P5": p5_startup.run,
     "P6": p6_relay.run,
+    "SERVER": server_memory.run,
 }
 
 
