@@ -133,7 +133,11 @@ def _serve_relay(upstream: str) -> None:
 
     from agent_rt.relay import Limits, create_relay_app
 
-    app = create_relay_app(upstream, tokens=[TOKEN], limits=Limits(events_per_second=1e6, idle_timeout=None))
+    app = create_relay_app(
+        upstream,
+        tokens=[TOKEN],
+        limits=Limits(events_per_second=1e6, idle_timeout=None, max_sessions_per_identity=None),
+    )
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(2048)

@@ -334,6 +334,24 @@ class Relay:
             await session.run()
 
 
+class _DenialNoise(logging.Filter):
+    """Drop uvicorn's false alarm after a refused handshake.
+
+    uvicorn's websockets-sansio protocol sends the relay's 401/403 denial response but does not
+    mark the handshake complete, so it logs "ASGI callable returned without completing handshake"
+    for every refused client (and then sends nothing more: the response is already out).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing handshake" not in record.getMessage()
+
+
+def quiet_uvicorn_denials() -> None:
+    log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DenialNoise) for f in log.filters):
+        log.addFilter(_DenialNoise())
+
+
 def _tool_registry(tools: bool | ToolRegistry | Iterable[Tool]) -> ToolRegistry | None:
     if tools is False:
         return None
@@ -392,6 +410,7 @@ def create_relay_app(
     """
     if isinstance(models, str):
         raise TypeError("models takes a collection of model names, not a str")
+    quiet_uvicorn_denials()
     relay = Relay(
         resolve_upstream(upstream_url, key=upstream_key, key_env=upstream_key_env),
         Authenticator(tokens, hook=authenticate, allowed_origins=allowed_origins),

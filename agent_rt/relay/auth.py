@@ -17,6 +17,8 @@ from typing import Union
 
 from starlette.requests import HTTPConnection
 
+from .._secrets import register_secret
+
 SUBPROTOCOL_KEY_PREFIX = "openai-insecure-api-key."
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 ANONYMOUS = "anonymous"
@@ -108,6 +110,7 @@ class Authenticator:
                 raise ValueError("a relay token must be a non-empty string")
             identity = who if isinstance(who, Identity) else Identity(who or f"token-{index}")
             entries.append((token.encode(), identity))
+            register_secret(token)  # masked wherever agent_rt redacts (logs, errors, debug events)
         self._tokens = entries
         self.hook = hook
         self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)

@@ -92,7 +92,6 @@ def app_from_environment() -> Any:
     """The uvicorn factory for worker processes (``--factory agent_rt.relay.cli:app_from_environment``)."""
     config = json.loads(os.environ.get(CONFIG_ENV) or "{}")
     tokens = [t.strip() for t in os.environ.get(TOKENS_ENV, "").split(",") if t.strip()]
-    quiet_uvicorn_denials()
     logging.getLogger("agent_rt.relay").setLevel(logging.DEBUG if config.get("debug") else logging.INFO)
     if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
         logging.basicConfig(format="%(name)s: %(message)s")
@@ -156,24 +155,6 @@ def _on_trio() -> bool:
     return sniffio.current_async_library() == "trio"
 
 
-class _DenialNoise(logging.Filter):
-    """Drop uvicorn's false alarm after a refused handshake.
-
-    uvicorn's websockets-sansio protocol sends the relay's 401/403 denial response but does not
-    mark the handshake complete, so it logs "ASGI callable returned without completing handshake"
-    for every refused client (and then sends nothing more: the response is already out).
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "returned without completing handshake" not in record.getMessage()
-
-
-def quiet_uvicorn_denials() -> None:
-    log = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _DenialNoise) for f in log.filters):
-        log.addFilter(_DenialNoise())
-
-
 async def _serve(
     args: argparse.Namespace,
     config: dict[str, Any],
@@ -224,7 +205,6 @@ async def _serve(
                     await process.wait()
     import uvicorn
 
-    quiet_uvicorn_denials()
     app = app_from_config(config, tokens)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)

@@ -82,16 +82,16 @@ def _skip_value(text: str, start: int) -> int:
 def peek_type(text: str, *, strict: bool = True) -> str | None:
     """The top-level ``type`` of a JSON event; ``None`` if it has none, or not exactly one.
 
-    ``strict`` (for client frames) is safe against frames written to disagree with a full parser
-    (the upstream's): the quick answer stands only if
-    no other ``"type"`` key and no ``\\u`` escape (``"typ\\u0065"``) occurs anywhere, which
-    audio and image payloads never contain; otherwise the parser decides, and then a duplicated
-    key at any level gives ``None``.
+    ``strict`` (client frames) guards against frames written so that the relay and the upstream's
+    parser would see different types: the quick answer stands only if the frame has no backslash
+    at all (so no escaped key such as ``"typ\\u0065"``; audio and image payloads never have one)
+    and no second top-level ``type`` key; otherwise the parser decides, and then a duplicated key
+    at any level gives ``None``. Upstream frames are trusted (``strict=False``).
     """
     found = _quick_type(text)
     if found is not None:
-        kind, position = found
-        if text.find('"type"', position + 6) < 0 and text.find("\\u") < 0:
+        kind, value_end = found
+        if not strict or ("\\" not in text and _no_more_types(text, value_end)):
             return kind
     try:
         event: Any = json.loads(text, object_pairs_hook=_unique_keys)
@@ -113,17 +113,34 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _quick_type(text: str) -> tuple[str, int] | None:
-    """``(type, index of its key)`` without parsing, or None when unsure."""
+    """``(type, index just past its value)`` without parsing, or None when unsure."""
     for prefix in _FIRST:  # the usual shape, from the service and from json.dumps
         if text.startswith(prefix):
             start = len(prefix)
             end = text.find('"', start)
             if end > 0 and "\\" not in text[start:end]:
-                return text[start:end], 1
+                return text[start:end], end + 1
             return None
     if len(text) <= SMALL_FRAME:
         return None  # short: the parser is as quick
     return _scan_type(text)
+
+
+def _no_more_types(text: str, position: int) -> bool:
+    """No other top-level ``type`` key after ``position`` (values are skipped, not read)."""
+    while True:
+        match = _KEY_START.match(text, position)
+        if match is None:
+            return text[position:].strip() == "}"
+        key_end = _string_end(text, match.end())
+        if key_end < 0 or text[match.end() : key_end - 1] == "type":
+            return False
+        colon = text.find(":", key_end)
+        if colon < 0 or text[key_end:colon].strip():
+            return False
+        position = _skip_value(text, colon + 1)
+        if position < 0:
+            return False
 
 
 def _scan_type(text: str) -> tuple[str, int] | None:
@@ -144,7 +161,7 @@ def _scan_type(text: str) -> tuple[str, int] | None:
             return None
         if key == "type":
             value = _TYPE_VALUE.match(text, key_end)
-            return (value.group(1), match.end() - 1) if value else None
+            return (value.group(1), value.end()) if value else None
         position = _skip_value(text, colon + 1)
         if position < 0:
             return None

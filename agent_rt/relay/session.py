@@ -36,6 +36,9 @@ from .peek import peek_type
 from .policy import merge_tools, relay_error, strip_locked, strip_model
 from .usage import usage_of
 
+#: The upstream events that start and end a response: counted for the tools' follow-ups, unparsed.
+RESPONSE_BOUNDS = frozenset({"response.created", "response.done"})
+
 if TYPE_CHECKING:
     from .app import Relay
     from .tools import SessionTools
@@ -381,6 +384,7 @@ class RelaySession:
         key = relay.upstream_key
         debug = relay.debug
         acts_on = relay.server_acts_on
+        tools = self.tools
         while True:
             frame = upstream.receive_queued()  # a burst is drained without a coroutine per frame
             if frame is None:
@@ -395,6 +399,8 @@ class RelaySession:
             if key is not None and key in frame:
                 frame = frame.replace(key, MASK)
             kind = peek_type(frame, strict=False)
+            if tools is not None and kind in RESPONSE_BOUNDS:
+                tools.on_response_bound(kind)
             if kind in acts_on:
                 frame = await self._act_on_server(kind, frame)
             size = len(frame)

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import anyio
 import anyio.abc
 
 from .._tool_runner import ToolRunner
@@ -41,10 +42,18 @@ def tool_registry(tools: ToolsOption | None) -> ToolRegistry | None:
 
 
 class SessionTools:
-    """One session's tool runner, with the relay's own way of sending upstream."""
+    """One session's tool runner, with the relay's own way of sending upstream.
+
+    The client (or the server's turn detection) may have started another response by the time a
+    batch's follow-up is due; the follow-up then waits for it to end (the service refuses a
+    second active response). Only the upstream pump writes the count of active responses.
+    """
 
     def __init__(self, registry: ToolRegistry, send_upstream: Callable[[str], Awaitable[None]]) -> None:
         self._send_upstream = send_upstream
+        self._active = 0
+        self._idle = anyio.Event()
+        self._idle.set()
         self.runner = ToolRunner(
             registry,
             send=self._send,
@@ -58,7 +67,20 @@ class SessionTools:
         await self._send_upstream(json.dumps(event))
 
     async def _follow_up(self) -> None:
+        while self._active > 0:  # re-checked after every wake-up
+            await self._idle.wait()
         await self._send("response.create", {})
+
+    def on_response_bound(self, kind: str) -> None:
+        """``response.created`` or ``response.done`` went by (fed by the upstream pump)."""
+        if kind == "response.created":
+            self._active += 1
+            if self._active == 1:
+                self._idle = anyio.Event()
+        elif self._active > 0:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
 
     def on_server_event(self, event: Mapping[str, Any], task_group: anyio.abc.TaskGroup) -> None:
         self.runner.on_server_event(event, task_group)

@@ -34,12 +34,12 @@ async def _browser(url: str, token: str, *texts: str) -> list[dict[str, object]]
 
 async def test_browser_client_with_subprotocols_completes_turns() -> None:
     with running(create_relay_app(tokens=[TOKEN])) as relay:
-        events = await _browser(relay.url, TOKEN, "hello from a browser", "and again")
+        events = await _browser(relay.url, TOKEN, *(f"browser turn {n}" for n in range(6)))
     assert events[0] == {"type": "client.open", "protocol": "realtime"}
     assert events[1]["type"] == "session.created"
     assert "modalities" in events[1]["session"]  # type: ignore[operator]  # beta, as the page asked
     done = [event for event in events if event["type"] == "response.done"]
-    assert len(done) == 2
+    assert len(done) == 6
     assert all(event["response"]["status"] == "completed" for event in done)  # type: ignore[index]
     # The page closed with 1000 and the relay saw it. (What Node's WebSocket reports back varies:
     # when the server's rate_limits.updated crosses the page's close frame, undici says 1006.)

@@ -4,6 +4,7 @@ and tools the client declared stay the client's."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -35,6 +36,9 @@ SCENARIO = {
         },
     ]
 }
+
+
+LONG = "Let me talk while the tool works."
 
 
 @pytest.fixture(autouse=True)
@@ -143,3 +147,34 @@ async def test_tools_the_client_declares_stay_the_clients() -> None:
                 assert "the tool broke" in output["output"]
                 assert "sk-do-not-show" not in output["output"]
                 assert _message_text(_of(events, "response.done")[1]).startswith("The tool said:")
+
+
+async def test_a_follow_up_waits_for_a_response_the_client_started_meanwhile() -> None:
+    release = threading.Event()
+    registry = ToolRegistry()
+
+    @function_tool
+    def calculate(expression: str) -> dict[str, Any]:
+        """A slow calculator: it answers once the test lets it."""
+        release.wait(10)
+        return {"expression": expression, "result": 2}
+
+    registry.add(calculate)
+    scenario = {"rules": [*SCENARIO["rules"], {"match": "talk", "reply": LONG}]}
+    async with LocalRealtimeServer(scenario=scenario, realtime_audio=True) as upstream:
+        with running(create_relay_app(upstream.url, tokens=[TOKEN], tools=registry)) as relay:
+            async with peer(relay.url, token=TOKEN) as client:
+                await client.until("session.created")
+                await _user_says(client, "what is 1 + 1")
+                await client.until("response.done")  # the call; the tool is still running
+                await _user_says(client, "talk to me meanwhile")  # the client's own response
+                await client.until("response.created")
+                release.set()  # the output goes in now; the follow-up must wait for this response
+                events = await _responses(client, 2)
+                talked, answered = _of(events, "response.done")
+                assert _message_text(talked).startswith("Let me talk")
+                assert _message_text(answered) == "1 + 1 is 2."
+                assert not _of(events, "error")  # no conversation_already_has_active_response
+                created = [i for i, e in enumerate(events) if e["type"] == "response.created"]
+                done = [i for i, e in enumerate(events) if e["type"] == "response.done"]
+                assert created[0] > done[0]  # the follow-up began after the client's response ended
