@@ -66,8 +66,8 @@ async def _upstream(args: argparse.Namespace) -> AsyncIterator[tuple[str | None,
         from ..server import LocalRealtimeServer
 
         scenario: ScenarioSource = Scenario.load(args.scenario) if args.scenario else CONSOLE_SCENARIO
-        async with LocalRealtimeServer(
-            scenario=scenario, realtime_audio=True, first_response_delay=FIRST_RESPONSE_DELAY
+        async with LocalRealtimeServer(  # keep_closed=0: a long-running server keeps no closed sessions
+            scenario=scenario, realtime_audio=True, first_response_delay=FIRST_RESPONSE_DELAY, keep_closed=0
         ) as server:
             yield server.url, "the local Realtime server (offline, scripted replies)"
 

@@ -3,6 +3,7 @@ a plugin tool runs in the relay with its call and output shown in the page."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -11,32 +12,43 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio.from_thread
 import pytest
 from playwright.sync_api import Browser, expect
+
+from agent_rt.server import LocalRealtimeServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 
-@pytest.fixture
-def console_url() -> Iterator[str]:
-    """Run ``agent-rt console --port 0 --no-browser`` and yield the URL it prints."""
+@contextlib.contextmanager
+def running_console(*options: str, key: str | None = None) -> Iterator[tuple[str, list[str]]]:
+    """Run ``agent-rt console --port 0 --no-browser [options]``; yield its URL and what it printed."""
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    command = [sys.executable, "-m", "agent_rt", "console", "--port", "0", "--no-browser"]
+    if key is not None:
+        env["OPENAI_API_KEY"] = key
+    command = [sys.executable, "-m", "agent_rt", "console", "--port", "0", "--no-browser", *options]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         assert process.stdout is not None
-        lines = []
+        lines: list[str] = []
         for line in process.stdout:
             lines.append(line)
             found = re.search(r"open (http://127\.0\.0\.1:\d+/)", line)
             if found:
-                yield found.group(1)
+                yield found.group(1), lines
                 break
         else:
             pytest.fail(f"agent-rt console printed no URL: {''.join(lines)}")
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def console_url() -> Iterator[str]:
+    with running_console() as (url, _):
+        yield url
 
 
 def test_the_console_command_serves_the_page_with_the_local_server_and_plugin_tools(
@@ -73,3 +85,27 @@ def test_the_console_command_says_what_it_needs_without_the_relay_extra(tmp_path
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 1
     assert 'pip install "agentrt[relay]"' in done.stderr
+
+
+def test_the_console_command_relays_to_the_upstream_it_is_given(browser: Browser) -> None:
+    with anyio.from_thread.start_blocking_portal("asyncio") as portal:
+        upstream = LocalRealtimeServer()
+        with (
+            portal.wrap_async_context_manager(upstream),
+            running_console("--upstream", upstream.url) as (url, lines),
+        ):
+            assert any(upstream.url in line for line in lines)
+            page = browser.new_page()
+            page.goto(url)
+            page.get_by_test_id("connect").click()
+            expect(page.get_by_test_id("status")).to_have_text(re.compile(r"^connected$"))
+            assert len(upstream.connections) == 1
+            assert upstream.connections[0].dialect == "ga"
+
+
+def test_with_a_key_the_console_names_the_service_and_never_prints_the_key() -> None:
+    key = "sk-test-console-0123456789abcdef"
+    with running_console(key=key) as (url, lines):
+        assert url.startswith("http://127.0.0.1:")
+        assert any("OpenAI Realtime API" in line for line in lines)
+        assert not any(key in line for line in lines)
