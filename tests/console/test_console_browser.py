@@ -412,3 +412,13 @@ def test_a_plugin_tool_call_is_shown_with_its_output(page: Page, console_server:
         event for direction, event in log if direction == "client" and event["type"] == "response.create"
     ]
     assert len(created) == 1  # the follow-up response.create came from the relay, not the page
+
+
+def test_a_message_sent_while_connecting_goes_out_once_open(page: Page) -> None:
+    page.get_by_test_id("connect").click()
+    page.get_by_test_id("text-input").fill("Hello early")  # no wait for "connected"
+    page.get_by_test_id("send").click()
+    expect(conversation(page, "user")).to_have_text(["Hello early"])
+    expect(conversation(page, "assistant")).to_have_count(1, timeout=SPEECH_TIMEOUT_MS)
+    sent = [e["event"]["type"] for e in exported(page) if e["direction"] == "client"]
+    assert sent[:3] == ["session.update", "conversation.item.create", "response.create"]

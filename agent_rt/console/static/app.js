@@ -62,7 +62,7 @@ function notify(message = "") {
 
 function setPhase(phase, detail = "") {
   state.phase = phase;
-  const live = phase === "connected";
+  const live = phase === "connected" || phase === "connecting"; // sent once open
   ui.status.textContent = { offline: "offline", connecting: "connecting…", connected: "connected", closed: "closed" }[phase] + detail;
   ui.status.dataset.phase = phase;
   ui.connect.textContent = phase === "connected" || phase === "connecting" ? "Disconnect" : "Connect";
@@ -172,10 +172,13 @@ async function connect() {
   view.render(state.conversation);
   setPhase("connecting");
   try {
+    const url = realtimeUrl(window.location, ui.model.value.trim());
+    connection.connect({ url, token: ui.token.value.trim(), beta: state.beta });
     await player.start(); // inside the click: the autoplay policy allows audio
-    playWave.attach(player.analyser);
-    connection.connect({ url: realtimeUrl(window.location, ui.model.value.trim()), token: ui.token.value.trim(), beta: state.beta });
+    if (state.phase === "closed") player.close(); // refused while the audio graph was being built
+    else playWave.attach(player.analyser);
   } catch (error) {
+    connection.close();
     setPhase("closed", `: ${error.message}`);
     teardown();
   }
@@ -208,7 +211,7 @@ function stopMic() {
 
 let pttHeld = false;
 function pushToTalk(down) {
-  if (down === pttHeld || !connection.open) return;
+  if (down === pttHeld || !connection.ready) return;
   pttHeld = down;
   ui.ptt.setAttribute("aria-pressed", String(down));
   if (down) {
@@ -232,7 +235,7 @@ ui.connect.closest("form").addEventListener("submit", (event) => {
 $("message-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = ui.text.value.trim();
-  if (!text || !connection.open) return;
+  if (!text || !connection.ready) return;
   bargeIn();
   connection.send({
     type: "conversation.item.create",

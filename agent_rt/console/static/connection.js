@@ -28,17 +28,28 @@ export class Connection {
   constructor({ onOpen, onClose, onEvent, onError }) {
     Object.assign(this, { onOpen, onClose, onEvent, onError });
     this.socket = null;
+    this.pending = []; // events sent while the socket was still opening, in order
   }
 
   get open() {
     return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
   }
 
+  /** Open, or opening (events sent now go out once it is open). */
+  get ready() {
+    return this.socket !== null && this.socket.readyState <= WebSocket.OPEN;
+  }
+
   connect({ url, token = "", beta = false }) {
     if (this.socket) throw new Error("already connected");
     const socket = new WebSocket(url, subprotocols({ token, beta }));
     this.socket = socket;
-    socket.onopen = () => this.onOpen();
+    socket.onopen = () => {
+      this.onOpen(); // may send the session first
+      const queued = this.pending;
+      this.pending = [];
+      for (const event of queued) this.send(event);
+    };
     socket.onmessage = (message) => {
       let event;
       try {
@@ -51,13 +62,20 @@ export class Connection {
       else this.onError("the server sent an event without a type");
     };
     socket.onclose = (close) => {
-      if (this.socket === socket) this.socket = null;
+      if (this.socket === socket) {
+        this.socket = null;
+        this.pending = [];
+      }
       this.onClose({ code: close.code, reason: close.reason });
     };
   }
 
-  /** Send a client event (an `event_id` is added); returns false when not connected. */
+  /** Send a client event (an `event_id` is added); queued while opening; false when not connected. */
   send(event) {
+    if (this.ready && !this.open) {
+      this.pending.push(event);
+      return true;
+    }
     if (!this.open) return false;
     const withId = { event_id: eventId(), ...event };
     this.socket.send(JSON.stringify(withId));

@@ -13,11 +13,13 @@ export class Player {
     this.lastPushed = null; // the item whose audio was queued last
     this.pendingStops = new Map();
     this.nextToken = 1;
+    this.backlog = null; // pushes waiting while start() builds the graph
   }
 
-  /** Create the audio graph; call from a user gesture (autoplay policy). */
+  /** Create the audio graph; call from a user gesture (autoplay policy). Audio pushed meanwhile waits. */
   async start() {
-    if (this.context) return;
+    if (this.context || this.backlog) return;
+    this.backlog = [];
     const context = new AudioContext({ sampleRate: API_RATE, latencyHint: "interactive" });
     await context.audioWorklet.addModule(new URL("./player-worklet.js", import.meta.url));
     const node = new AudioWorkletNode(context, "playback-queue", { numberOfInputs: 0, outputChannelCount: [1] });
@@ -28,9 +30,13 @@ export class Player {
     node.port.onmessage = (message) => this.onWorkletMessage(message.data);
     if (context.state === "suspended") await context.resume();
     Object.assign(this, { context, node, gain, analyser });
+    const backlog = this.backlog ?? [];
+    this.backlog = null;
+    for (const args of backlog) this.push(...args);
   }
 
   async close() {
+    this.backlog = null;
     const context = this.context;
     this.context = this.node = this.gain = this.analyser = null;
     for (const resolve of this.pendingStops.values()) resolve(null);
@@ -51,6 +57,10 @@ export class Player {
 
   /** Queue one base64 PCM16 delta of an assistant item. */
   push(itemId, contentIndex, base64) {
+    if (this.backlog && !this.node) {
+      this.backlog.push([itemId, contentIndex, base64]); // the audio graph is still being built
+      return;
+    }
     if (!this.node || this.cut.has(itemId)) return;
     const samples = pcm16ToFloat(base64ToPcm16(base64));
     this.lastPushed = itemId;
