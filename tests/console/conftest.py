@@ -21,12 +21,15 @@ from typing import Any
 import anyio
 import anyio.from_thread
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Playwright, expect, sync_playwright
 
 from agent_rt.console import static_dir
 from agent_rt.console.cli import listen, relay_server
 from agent_rt.console.scenario import CONSOLE_SCENARIO, FIRST_RESPONSE_DELAY
 from agent_rt.server import ConnectionInfo, LocalRealtimeServer
+
+# Answers are paced like speech and CI machines are shared: give assertions room (they end on success).
+expect.set_options(timeout=10_000)
 
 SAFE_ARGS = [
     "--no-sandbox",

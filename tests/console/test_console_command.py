@@ -61,7 +61,9 @@ def test_the_console_command_serves_the_page_with_the_local_server_and_plugin_to
     page.get_by_test_id("text-input").fill("Hello!")
     page.get_by_test_id("send").click()
     assistant = page.get_by_test_id("conversation").locator('li[data-role="assistant"]')
-    expect(assistant).to_have_text(["Hi! I'm the local stand-in model. Ask me the time, or some maths."])
+    expect(assistant).to_have_text(  # 65 characters of paced speech: about 4 s
+        ["Hi! I'm the local stand-in model. Ask me the time, or some maths."], timeout=15_000
+    )
     log = page.get_by_test_id("event-log")
     expect(log.locator('li[data-type="response.done"][data-direction="server"]')).to_have_count(
         1, timeout=15_000
