@@ -330,9 +330,10 @@ class RelaySession:
                 self.finish(L.CLOSE_POLICY, "token budget spent", "relay")
                 return None
             body = event.get("response")
-            if not isinstance(body, dict) or not relay.session_lock:
+            lock = relay.lock_for(beta=self.beta)
+            if not isinstance(body, dict) or not lock:
                 return text
-            overridden = strip_locked(body, relay.session_lock)
+            overridden = strip_locked(body, lock)
             if overridden:
                 await self._say_locked(overridden, event_id, "response")
             return json.dumps(event)
@@ -340,8 +341,9 @@ class RelaySession:
         if not isinstance(session, dict):
             return text
         changed = False
-        if relay.session_lock:
-            overridden = strip_locked(session, relay.session_lock)
+        lock = relay.lock_for(beta=self.beta)
+        if lock:
+            overridden = strip_locked(session, lock)
             changed = True
             if overridden:
                 await self._say_locked(overridden, event_id, "session")

@@ -104,6 +104,31 @@ async def test_the_session_lock_rewrites_updates_and_says_so() -> None:
             ]
 
 
+async def test_the_lock_in_flat_names_applies_to_beta_and_ga_sessions() -> None:
+    lock = {"voice": "marin", "instructions": "Be brief."}
+    with running(create_relay_app(tokens=[TOKEN], session_lock=lock)) as relay:
+        async with peer(relay.url, token=TOKEN, headers={"OpenAI-Beta": "realtime=v1"}) as beta:
+            await beta.until("session.created")
+            opening = await beta.until("session.updated")
+            assert (opening["session"]["voice"], opening["session"]["instructions"]) == ("marin", "Be brief.")
+            await beta.send("session.update", session={"voice": "alloy", "temperature": 0.7})
+            error = await beta.until("error")
+            assert error["error"]["param"] == "session.voice"
+            updated = await beta.until("session.updated")
+            assert (updated["session"]["voice"], updated["session"]["temperature"]) == ("marin", 0.7)
+        async with peer(relay.url, token=TOKEN) as ga:
+            await ga.until("session.created")
+            opening = await ga.until("session.updated")
+            assert opening["session"]["audio"]["output"]["voice"] == "marin"
+
+
+def test_a_bad_lock_is_refused_when_the_app_is_built() -> None:
+    from agent_rt.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="session_lock"):
+        create_relay_app(session_lock={"modalities": "text"})
+
+
 async def test_model_allow_list_at_the_handshake_and_in_updates() -> None:
     from agent_rt.errors import HandshakeError
     from agent_rt.transport import connect
