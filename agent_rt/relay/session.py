@@ -225,7 +225,7 @@ class RelaySession:
 
     async def _opening(self) -> None:
         """Before any client event: the relay's own session settings (lock, server-side tools)."""
-        if self._budget is not None and self.relay.usage.spent(self.identity.name) >= self._budget:
+        if self._budget_spent():
             await self.send_error("relay_budget_spent", self._budget_message())
             self.finish(L.CLOSE_POLICY, "token budget spent", "relay")
             return
@@ -325,7 +325,7 @@ class RelaySession:
         event_id = event.get("event_id")
         relay = self.relay
         if kind == "response.create":
-            if self._budget is not None and relay.usage.spent(self.identity.name) >= self._budget:
+            if self._budget_spent():
                 await self.send_error("relay_budget_spent", self._budget_message(), event_id=event_id)
                 self.finish(L.CLOSE_POLICY, "token budget spent", "relay")
                 return None
@@ -414,6 +414,15 @@ class RelaySession:
                 debug_logger.debug("upstream -> client %s", describe_frame(frame))
             if not await self.send_client(frame):
                 return
+            if kind == "response.done" and self._budget_spent():
+                # With turn detection the server starts responses by itself: the session ends
+                # after the response that spent the budget, not at the next response.create.
+                await self.send_error("relay_budget_spent", self._budget_message())
+                self.finish(L.CLOSE_POLICY, "token budget spent", "relay")
+                return
+
+    def _budget_spent(self) -> bool:
+        return self._budget is not None and self.relay.usage.spent(self.identity.name) >= self._budget
 
     async def _act_on_server(self, kind: str | None, frame: str) -> str:
         if kind == "error":
