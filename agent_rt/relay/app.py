@@ -36,7 +36,7 @@ from ..transport import connect
 from .auth import BETA_SUBPROTOCOL, Authenticator, AuthHook, Identity, offered_subprotocols
 from .limits import CLOSE_TRY_LATER, CLOSE_UPSTREAM, Limits, SessionSlots, SlotTicket
 from .metrics import RelayMetrics
-from .policy import CLIENT_EVENT_TYPES, locked_session
+from .policy import CLIENT_EVENT_TYPES, locked_session, wire_lock
 from .session import RelaySession, close_reason
 from .upstream import (
     DEFAULT_KEY_ENV,
@@ -66,6 +66,16 @@ RELAY_SCENARIO: dict[str, Any] = {
         },
     ],
 }
+
+
+def _put_path(container: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        child = container.get(part)
+        if not isinstance(child, dict):
+            child = container[part] = {}
+        container = child
+    container[last] = value
 
 
 def _error_body(message: str, code: str | None = None, kind: str = "invalid_request_error") -> dict[str, Any]:
@@ -103,6 +113,10 @@ class Relay:
         self.limits = limits
         self.allowed_events = None if allowed_events is None else frozenset(allowed_events)
         self.session_lock = dict(session_lock)
+        try:  # checked once here: a bad lock is the operator's error, not a client's
+            self._locks = {beta: wire_lock(self.session_lock, beta=beta) for beta in (False, True)}
+        except (ValueError, TypeError) as exc:
+            raise ConfigurationError(f"session_lock: {exc}") from exc
         self.models = None if models is None else frozenset(models)
         self.token_budget = token_budget
         self.usage = usage
@@ -131,9 +145,13 @@ class Relay:
     def models_for(self, identity: Identity) -> frozenset[str] | None:
         return identity.models if identity.models is not None else self.models
 
+    def lock_for(self, *, beta: bool) -> dict[str, Any]:
+        """The session lock as dotted paths of the GA or the beta wire shape."""
+        return self._locks[beta]
+
     def opening_update(self, *, beta: bool) -> dict[str, Any] | None:
         """The relay's own ``session.update`` sent before any client event, if it has one."""
-        session = locked_session(self.session_lock, beta=beta)
+        session = locked_session(self._locks[beta], beta=beta)
         if self.tool_definitions:
             session = session or ({} if beta else {"type": "realtime"})
             locked_tools = session.get("tools")
@@ -195,9 +213,8 @@ class Relay:
             if allowed is not None and model is not None and model not in allowed:
                 message = f"model {model!r} is not allowed for this identity"
                 return JSONResponse(_error_body(message, "relay_model_not_allowed"), status_code=403)
-            for path, value in self.session_lock.items():  # the bound session follows the lock
-                if "." not in path:
-                    session[path] = value
+            for path, value in self._locks[False].items():  # the bound session follows the lock
+                _put_path(session, path, value)
         if self.upstream.url is not None:
             base, key = rest_base(self.upstream.url), self.upstream.key
         elif self._embedded is not None:

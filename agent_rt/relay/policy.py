@@ -1,9 +1,10 @@
 """Pure rewrites of the few client events the relay acts on: the session lock and model allow-lists.
 
-A relay owner may fix session fields (``instructions``, ``tools``, ``voice``, ``audio.output.voice``
-as a dotted path, ...). The relay sends them upstream when the session opens, and strips them from
-a client's ``session.update`` (and from a ``response.create``'s per-response overrides), answering
-with an ``error``-shaped event that names what was not applied: never silently.
+A relay owner may fix session fields (``instructions``, ``tools``, ``voice`` ...; flat names, GA
+nesting or dotted paths, translated to each session's GA or beta shape). The relay sends them
+upstream when the session opens, and strips them from a client's ``session.update`` (and from a
+``response.create``'s per-response overrides), answering with an ``error``-shaped event that
+names what was not applied: never silently.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import secrets
 from collections.abc import Collection, Mapping
 from typing import Any
+
+from ..protocol.dialect import config_to_wire
 
 #: Client event types of the Realtime API (GA and beta): the default allow-list.
 CLIENT_EVENT_TYPES = frozenset(
@@ -77,19 +80,43 @@ def _put(container: dict[str, Any], path: str, value: Any) -> None:
     node[last] = value
 
 
-def locked_session(lock: Mapping[str, Any], *, beta: bool) -> dict[str, Any] | None:
-    """The ``session`` of the relay's opening ``session.update``, or None if nothing is locked."""
-    fields = {path: value for path, value in lock.items() if path != "model"}
-    if not fields:
+def wire_lock(lock: Mapping[str, Any], *, beta: bool) -> dict[str, Any]:
+    """The locked fields as dotted paths of the session's wire shape (GA or beta).
+
+    ``lock`` may use the reference client's flat names (``voice``), GA's nested fields
+    (``{"audio": {"output": {"voice": ...}}}``) or dotted paths (``audio.output.voice``); each
+    session gets them in its own generation's shape. ``model`` is not a session field here: it
+    goes into the upstream URL.
+    """
+    nested: dict[str, Any] = {}
+    for path, value in lock.items():
+        if path != "model":
+            _put(nested, path, value)
+    wire = config_to_wire(nested, "beta" if beta else "ga")
+    wire.pop("type", None)
+    paths: dict[str, Any] = {}
+    for key, value in wire.items():
+        if key == "audio" and isinstance(value, dict):
+            for side, part in value.items():
+                for field, setting in part.items() if isinstance(part, dict) else ():
+                    paths[f"audio.{side}.{field}"] = setting
+        else:
+            paths[key] = value
+    return paths
+
+
+def locked_session(paths: Mapping[str, Any], *, beta: bool) -> dict[str, Any] | None:
+    """The ``session`` of the relay's opening ``session.update`` (``paths`` from :func:`wire_lock`)."""
+    if not paths:
         return None
     session: dict[str, Any] = {} if beta else {"type": "realtime"}
-    for path, value in fields.items():
+    for path, value in paths.items():
         _put(session, path, value)
     return session
 
 
 def strip_locked(session: dict[str, Any], lock: Mapping[str, Any]) -> list[str]:
-    """Remove locked fields whose value differs from the lock; return their paths."""
+    """Remove locked fields (dotted paths of :func:`wire_lock`); return those set to another value."""
     overridden = []
     for path, value in lock.items():
         present, current = _get(session, path)

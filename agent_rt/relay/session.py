@@ -225,7 +225,7 @@ class RelaySession:
 
     async def _opening(self) -> None:
         """Before any client event: the relay's own session settings (lock, server-side tools)."""
-        if self._budget is not None and self.relay.usage.spent(self.identity.name) >= self._budget:
+        if self._budget_spent():
             await self.send_error("relay_budget_spent", self._budget_message())
             self.finish(L.CLOSE_POLICY, "token budget spent", "relay")
             return
@@ -325,14 +325,15 @@ class RelaySession:
         event_id = event.get("event_id")
         relay = self.relay
         if kind == "response.create":
-            if self._budget is not None and relay.usage.spent(self.identity.name) >= self._budget:
+            if self._budget_spent():
                 await self.send_error("relay_budget_spent", self._budget_message(), event_id=event_id)
                 self.finish(L.CLOSE_POLICY, "token budget spent", "relay")
                 return None
             body = event.get("response")
-            if not isinstance(body, dict) or not relay.session_lock:
+            lock = relay.lock_for(beta=self.beta)
+            if not isinstance(body, dict) or not lock:
                 return text
-            overridden = strip_locked(body, relay.session_lock)
+            overridden = strip_locked(body, lock)
             if overridden:
                 await self._say_locked(overridden, event_id, "response")
             return json.dumps(event)
@@ -340,8 +341,9 @@ class RelaySession:
         if not isinstance(session, dict):
             return text
         changed = False
-        if relay.session_lock:
-            overridden = strip_locked(session, relay.session_lock)
+        lock = relay.lock_for(beta=self.beta)
+        if lock:
+            overridden = strip_locked(session, lock)
             changed = True
             if overridden:
                 await self._say_locked(overridden, event_id, "session")
@@ -412,6 +414,15 @@ class RelaySession:
                 debug_logger.debug("upstream -> client %s", describe_frame(frame))
             if not await self.send_client(frame):
                 return
+            if kind == "response.done" and self._budget_spent():
+                # With turn detection the server starts responses by itself: the session ends
+                # after the response that spent the budget, not at the next response.create.
+                await self.send_error("relay_budget_spent", self._budget_message())
+                self.finish(L.CLOSE_POLICY, "token budget spent", "relay")
+                return
+
+    def _budget_spent(self) -> bool:
+        return self._budget is not None and self.relay.usage.spent(self.identity.name) >= self._budget
 
     async def _act_on_server(self, kind: str | None, frame: str) -> str:
         if kind == "error":

@@ -104,6 +104,31 @@ async def test_the_session_lock_rewrites_updates_and_says_so() -> None:
             ]
 
 
+async def test_the_lock_in_flat_names_applies_to_beta_and_ga_sessions() -> None:
+    lock = {"voice": "marin", "instructions": "Be brief."}
+    with running(create_relay_app(tokens=[TOKEN], session_lock=lock)) as relay:
+        async with peer(relay.url, token=TOKEN, headers={"OpenAI-Beta": "realtime=v1"}) as beta:
+            await beta.until("session.created")
+            opening = await beta.until("session.updated")
+            assert (opening["session"]["voice"], opening["session"]["instructions"]) == ("marin", "Be brief.")
+            await beta.send("session.update", session={"voice": "alloy", "temperature": 0.7})
+            error = await beta.until("error")
+            assert error["error"]["param"] == "session.voice"
+            updated = await beta.until("session.updated")
+            assert (updated["session"]["voice"], updated["session"]["temperature"]) == ("marin", 0.7)
+        async with peer(relay.url, token=TOKEN) as ga:
+            await ga.until("session.created")
+            opening = await ga.until("session.updated")
+            assert opening["session"]["audio"]["output"]["voice"] == "marin"
+
+
+def test_a_bad_lock_is_refused_when_the_app_is_built() -> None:
+    from agent_rt.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="session_lock"):
+        create_relay_app(session_lock={"modalities": "text"})
+
+
 async def test_model_allow_list_at_the_handshake_and_in_updates() -> None:
     from agent_rt.errors import HandshakeError
     from agent_rt.transport import connect
@@ -132,7 +157,7 @@ async def test_model_allow_list_at_the_handshake_and_in_updates() -> None:
     assert relay.relay.metrics.refused["model"] == 2
 
 
-async def test_a_spent_token_budget_refuses_the_next_response_and_ends_the_session() -> None:
+async def test_a_spent_token_budget_ends_the_session_politely() -> None:
     tokens = {TOKEN: Identity("alice", token_budget=10), "other-token": "bob"}
     with running(create_relay_app(tokens=tokens)) as relay:
         async with peer(relay.url, token=TOKEN) as client:
@@ -140,14 +165,9 @@ async def test_a_spent_token_budget_refuses_the_next_response_and_ends_the_sessi
             first = await client.text_turn("one turn is more than ten tokens")
             used = first["response"]["usage"]["total_tokens"]
             assert used > 10
-            await client.send(
-                "conversation.item.create",
-                item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "more"}]},
-            )
-            await client.send("response.create", event_id="evt_over")
+            # The response that spent it is delivered whole; then an error says why, then 1008.
             error = await client.until("error")
             assert error["error"]["code"] == "relay_budget_spent"
-            assert error["error"]["event_id"] == "evt_over"
             closed = await client.closed()
             assert (closed.code, closed.reason) == (1008, "token budget spent")
         assert relay.relay.usage.spent("alice") == used
@@ -163,3 +183,19 @@ async def test_a_spent_token_budget_refuses_the_next_response_and_ends_the_sessi
         usage = relay.relay.usage.usage("alice")
         assert usage["input"] + usage["output"] == used
         assert relay.relay.metrics.tokens[("alice", "total")] == used
+
+
+async def test_a_response_create_after_the_budget_is_spent_gets_an_error() -> None:
+    # Two sessions of one identity: the first spends the budget, the second asks for more.
+    tokens = {TOKEN: Identity("alice", token_budget=10)}
+    with running(create_relay_app(tokens=tokens)) as relay:
+        async with peer(relay.url, token=TOKEN) as first, peer(relay.url, token=TOKEN) as second:
+            await first.until("session.created")
+            await second.until("session.created")
+            await first.text_turn("this spends the budget")
+            await first.closed()
+            await second.send("response.create", event_id="evt_over")
+            error = await second.until("error")
+            assert (error["error"]["code"], error["error"]["event_id"]) == ("relay_budget_spent", "evt_over")
+            closed = await second.closed()
+            assert (closed.code, closed.reason) == (1008, "token budget spent")

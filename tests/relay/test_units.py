@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from agent_rt.relay.limits import Limits, RateLimiter, SessionSlots, SlotTicket
 from agent_rt.relay.peek import peek_type
-from agent_rt.relay.policy import locked_session, merge_tools, strip_locked, strip_model
+from agent_rt.relay.policy import locked_session, merge_tools, strip_locked, strip_model, wire_lock
 from agent_rt.relay.upstream import (
     OPENAI_REALTIME_URL,
     resolve_upstream,
@@ -126,21 +126,22 @@ def test_usage_of_response_done() -> None:
 
 
 def test_lock_rewrites() -> None:
-    lock = {"instructions": "fixed", "audio.output.voice": "marin", "model": "gpt-realtime"}
-    assert locked_session(lock, beta=False) == {
+    lock = {"instructions": "fixed", "voice": "marin", "model": "gpt-realtime"}
+    ga = wire_lock(lock, beta=False)
+    assert ga == {"instructions": "fixed", "audio.output.voice": "marin"}
+    assert wire_lock(lock, beta=True) == {"instructions": "fixed", "voice": "marin"}
+    assert wire_lock({"audio.output.voice": "marin"}, beta=True) == {"voice": "marin"}
+    assert wire_lock({"modalities": ["text"]}, beta=False) == {"output_modalities": ["text"]}
+    assert locked_session(ga, beta=False) == {
         "type": "realtime",
         "instructions": "fixed",
         "audio": {"output": {"voice": "marin"}},
     }
     assert locked_session({"voice": "alloy"}, beta=True) == {"voice": "alloy"}
-    assert locked_session({"model": "m"}, beta=False) is None
-    session = {
-        "instructions": "mine",
-        "audio": {"output": {"voice": "verse", "speed": 1.2}},
-        "model": "gpt-realtime",
-    }
-    assert strip_locked(session, lock) == ["instructions", "audio.output.voice"]
-    assert session == {"audio": {"output": {"speed": 1.2}}}
+    assert locked_session(wire_lock({"model": "m"}, beta=False), beta=False) is None
+    session = {"instructions": "mine", "audio": {"output": {"voice": "verse", "speed": 1.2}}, "model": "m"}
+    assert strip_locked(session, ga) == ["instructions", "audio.output.voice"]
+    assert session == {"audio": {"output": {"speed": 1.2}}, "model": "m"}
     assert strip_model({"model": "x"}, None) is None
     other = {"model": "x", "voice": "y"}
     assert strip_model(other, {"y"}) == "x"
