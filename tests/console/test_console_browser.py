@@ -422,3 +422,24 @@ def test_a_message_sent_while_connecting_goes_out_once_open(page: Page) -> None:
     expect(conversation(page, "assistant")).to_have_count(1, timeout=SPEECH_TIMEOUT_MS)
     sent = [e["event"]["type"] for e in exported(page) if e["direction"] == "client"]
     assert sent[:3] == ["session.update", "conversation.item.create", "response.create"]
+
+
+def test_the_page_works_from_the_keyboard_with_visible_focus(page: Page) -> None:
+    page.keyboard.press("Tab")  # the skip link comes first
+    expect(page.locator("a.skip")).to_be_focused()
+    page.get_by_test_id("connect").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("status")).to_have_text("connected")
+    page.get_by_test_id("text-input").focus()
+    page.keyboard.type("Hello")
+    page.keyboard.press("Enter")  # Enter sends
+    expect(conversation(page, "user")).to_have_text(["Hello"])
+    page.keyboard.press("Tab")
+    expect(page.get_by_test_id("send")).to_be_focused()
+    outline = page.get_by_test_id("send").evaluate("(el) => getComputedStyle(el).outlineStyle")
+    assert outline == "solid"  # :focus-visible draws an outline
+    labels = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+              .filter((el) => !el.labels || el.labels.length === 0).map((el) => el.id)"""
+    )
+    assert labels == []  # every control has a label
