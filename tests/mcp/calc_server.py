@@ -21,7 +21,7 @@ server = MCPServer("calc")
 
 
 @server.tool(description="Add two numbers.")
-def add(a: float, b: float) -> float:
+def add(a: int, b: int) -> int:
     return a + b
 
 
