@@ -27,7 +27,8 @@ from .client import RealtimeClient
 from .errors import ConnectionClosedError, NotConnectedError
 from .plugins import format_report, load_plugins
 from .server import LocalRealtimeServer, Scenario
-from .tools import ToolResult, execute_tool_call
+from .mcp.cli import add_mcp_argument, format_mcp_report, mcp_config_from_args, running_mcp_servers
+from .tools import ToolRegistry, ToolResult, execute_tool_call
 
 DEMO_SCENARIO: dict[str, Any] = {
     "rules": [
@@ -297,29 +298,49 @@ async def _say(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tools_list(args: argparse.Namespace) -> int:
+async def _tools_list(args: argparse.Namespace) -> int:
     loaded = load_plugins()
     _print(format_report(loaded))
     for tool in loaded.tools:
         _print(f"\n{tool.name} (plugin {tool.plugin}):")
         _print(json.dumps(tool.definition, indent=2))
-    return 1 if loaded.errors else 0
+    configs = mcp_config_from_args(args)
+    if not configs:
+        return 1 if loaded.errors else 0
+    registry = ToolRegistry()
+    for tool in loaded.tools:
+        registry.add(tool)
+    async with running_mcp_servers(configs, registry, report=False) as servers:
+        _print()
+        _print(format_mcp_report(servers))
+        for server, tool in servers.tools():
+            _print(f"\n{tool.name} (MCP server {server}):")
+            _print(json.dumps(tool.definition, indent=2))
+        failed = bool(servers.failures)
+    return 1 if loaded.errors or failed else 0
 
 
 async def _tools_call(args: argparse.Namespace) -> int:
-    loaded = load_plugins()
-    tool = next((t for t in loaded.tools if t.name == args.name), None)
-    if tool is None:
-        names = ", ".join(t.name for t in loaded.tools) or "none"
-        raise CliError(f"unknown tool {args.name!r} (installed: {names})")
     try:
         json.loads(args.arguments)
     except ValueError as exc:
         raise CliError(f"arguments are not valid JSON: {exc}") from exc
-    result: ToolResult = await execute_tool_call(tool, tool.name, "call_cli", args.arguments)
+    loaded = load_plugins()
+    registry = ToolRegistry()
+    for tool in loaded.tools:
+        registry.add(tool)
+    configs = mcp_config_from_args(args)
+    async with contextlib.AsyncExitStack() as stack:
+        if configs:
+            await stack.enter_async_context(running_mcp_servers(configs, registry))
+        tool = registry.get(args.name)
+        if tool is None:
+            names = ", ".join(registry.names()) or "none"
+            raise CliError(f"unknown tool {args.name!r} (available: {names})")
+        result: ToolResult = await execute_tool_call(tool, tool.name, "call_cli", args.arguments)
     if not result.ok:
         print(f"error: {result.error}", file=sys.stderr)
-        return 2
+        return 1
     _print(result.output)
     return 0
 
@@ -378,11 +399,12 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("file")
     say.add_argument("-o", "--output", help="reply WAV (default: FILE.reply.wav)")
     connection(say)
-    tools = commands.add_parser("tools", help="list or call installed plugin tools").add_subparsers(
+    tools = commands.add_parser("tools", help="list or call plugin and MCP tools").add_subparsers(
         dest="tools_command", required=True
     )
-    tools.add_parser("list", help="installed plugins, their tools and schemas")
+    add_mcp_argument(tools.add_parser("list", help="installed plugins and MCP servers, their tools and schemas"))
     call = tools.add_parser("call", help="validate and run a tool locally")
+    add_mcp_argument(call)
     call.add_argument("name")
     call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
     serve = commands.add_parser("serve", help="run the local Realtime server")
@@ -414,7 +436,7 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return await _serve(args)
     if args.tools_command == "list":
-        return _tools_list(args)
+        return await _tools_list(args)
     return await _tools_call(args)
 
 

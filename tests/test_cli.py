@@ -97,7 +97,7 @@ def test_tools_call_runs_a_tool() -> None:
 @pytest.mark.parametrize(
     ("arguments", "status", "message"),
     [
-        ('{"expression": 3}', 2, "3 is not of type 'string'"),
+        ('{"expression": 3}', 1, "3 is not of type 'string'"),
         ("{bad", 1, "arguments are not valid JSON"),
     ],
 )

@@ -60,6 +60,24 @@ class McpToolError(RealtimeError):
     """The tool answered with ``isError``: the message is the tool's own, for the model to read."""
 
 
+class _AnticipatedToolErrors(logging.Filter):
+    """Drop the traceback when a tool run logs an :class:`McpToolError`.
+
+    The tool reported the failure itself (the SDK's ``ToolError``): the message says it all, and
+    a traceback of our call site would only bury it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], McpToolError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+for _name in ("agent_rt.tools", "agent_rt.tool_runner", "agent_rt._tool_runner"):
+    logging.getLogger(_name).addFilter(_AnticipatedToolErrors())
+
+
 @dataclass
 class _Server:
     """The state of one configured server, written only by its own task (and read by calls)."""

@@ -1,0 +1,96 @@
+"""``agent-rt tools list|call --mcp-config FILE``, run as a user runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .helpers import http_calc_server, new_marker, processes_with, stdio_server
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {key: value for key, value in os.environ.items() if key not in ("OPENAI_API_KEY", "AGENT_RT_MCP_CONFIG")}
+    return subprocess.run(
+        [sys.executable, "-m", "agent_rt", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={**base, **(env or {})},
+        check=False,
+    )
+
+
+def write_config(tmp_path: Path, servers: dict[str, Any]) -> str:
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": servers}))
+    return str(path)
+
+
+def test_tools_list_shows_mcp_tools_beside_plugin_tools(tmp_path: Path) -> None:
+    marker = new_marker()
+    with http_calc_server() as url:
+        config = write_config(tmp_path, {"calc": stdio_server(marker), "web": {"url": url, "prefix": "web_"}})
+        result = run("tools", "list", "--mcp-config", config)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "get_time (plugin clock):" in out  # the plugin tools are still listed
+    assert "add (MCP server calc):" in out
+    assert "web_add (MCP server web):" in out
+    assert "MCP server calc [stdio:" in out and "MCP server web [http: " in out
+    assert '"required": [\n      "a",\n      "b"\n    ]' in out
+    assert processes_with(marker) == []
+
+
+def test_tools_call_prints_the_result_or_the_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"calc": stdio_server(new_marker())})
+    result = run("tools", "call", "add", '{"a": 2, "b": 3}', "--mcp-config", config)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "5\n"
+
+    result = run("tools", "call", "divide", '{"a": 2, "b": 0}', "--mcp-config", config)
+    assert result.returncode == 1
+    assert "cannot divide by zero" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+    result = run("tools", "call", "add", '{"a": 2}', "--mcp-config", config)
+    assert result.returncode == 1
+    assert "'b' is a required property" in result.stderr
+
+
+def test_streamable_http_and_the_environment_variable(tmp_path: Path) -> None:
+    with http_calc_server() as url:
+        config = write_config(tmp_path, {"web": {"url": url}})
+        result = run("tools", "call", "add", '{"a": 20, "b": 22}', env={"AGENT_RT_MCP_CONFIG": config})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "42\n"
+
+
+def test_a_failing_server_is_reported_and_the_others_work(tmp_path: Path) -> None:
+    marker = new_marker()
+    config = write_config(tmp_path, {"broken": {"command": "/nonexistent/mcp"}, "calc": stdio_server(marker)})
+    listed = run("tools", "list", "--mcp-config", config)
+    assert listed.returncode == 1
+    assert "MCP server broken [stdio: /nonexistent/mcp]: error: FileNotFoundError" in listed.stdout
+    assert "add (MCP server calc):" in listed.stdout
+    called = run("tools", "call", "shout", '{"text": "hi"}', "--mcp-config", config)
+    assert called.returncode == 0, called.stderr
+    assert called.stdout == '"HI"\n'
+    assert "MCP server 'broken' not available" in called.stderr
+    assert processes_with(marker) == []
+
+
+def test_bad_config_and_unknown_tool_are_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"mcpServers": {"x": {"url": "ftp://nope"}}}')
+    result = run("tools", "call", "add", "{}", "--mcp-config", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.strip() == "agent-rt: error: MCP server 'x': 'url' must be an http:// or https:// URL"
+    config = write_config(tmp_path, {"calc": stdio_server(new_marker())})
+    result = run("tools", "call", "nope", "{}", "--mcp-config", config)
+    assert result.returncode == 1
+    assert "unknown tool 'nope'" in result.stderr and "add" in result.stderr
