@@ -25,9 +25,9 @@ import numpy as np
 from . import audio as audio_utils
 from .client import RealtimeClient
 from .errors import ConnectionClosedError, NotConnectedError
+from .mcp.cli import add_mcp_argument, format_mcp_report, mcp_config_from_args, running_mcp_servers
 from .plugins import format_report, load_plugins
 from .server import LocalRealtimeServer, Scenario
-from .mcp.cli import add_mcp_argument, format_mcp_report, mcp_config_from_args, running_mcp_servers
 from .tools import ToolRegistry, ToolResult, execute_tool_call
 
 DEMO_SCENARIO: dict[str, Any] = {
@@ -333,11 +333,11 @@ async def _tools_call(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         if configs:
             await stack.enter_async_context(running_mcp_servers(configs, registry))
-        tool = registry.get(args.name)
-        if tool is None:
+        chosen = registry.get(args.name)
+        if chosen is None:
             names = ", ".join(registry.names()) or "none"
             raise CliError(f"unknown tool {args.name!r} (available: {names})")
-        result: ToolResult = await execute_tool_call(tool, tool.name, "call_cli", args.arguments)
+        result: ToolResult = await execute_tool_call(chosen, chosen.name, "call_cli", args.arguments)
     if not result.ok:
         print(f"error: {result.error}", file=sys.stderr)
         return 1
@@ -402,7 +402,9 @@ def _parser() -> argparse.ArgumentParser:
     tools = commands.add_parser("tools", help="list or call plugin and MCP tools").add_subparsers(
         dest="tools_command", required=True
     )
-    add_mcp_argument(tools.add_parser("list", help="installed plugins and MCP servers, their tools and schemas"))
+    add_mcp_argument(
+        tools.add_parser("list", help="installed plugins and MCP servers, their tools and schemas")
+    )
     call = tools.add_parser("call", help="validate and run a tool locally")
     add_mcp_argument(call)
     call.add_argument("name")

@@ -10,7 +10,14 @@ a server starts.
 
 from __future__ import annotations
 
-from .config import ENV_VAR, McpConfigError, McpServerConfig, McpServersSource, load_mcp_config, parse_mcp_config
+from .config import (
+    ENV_VAR,
+    McpConfigError,
+    McpServerConfig,
+    McpServersSource,
+    load_mcp_config,
+    parse_mcp_config,
+)
 from .content import describe_tool, function_name, result_error_text, result_value
 from .servers import DEFAULT_START_TIMEOUT, McpServerError, McpServers, McpToolError
 

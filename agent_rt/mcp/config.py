@@ -79,7 +79,9 @@ class McpServerConfig:
         return str(self.url)
 
 
-def load_mcp_config(source: McpServersSource = None, *, base_dir: str | Path | None = None) -> list[McpServerConfig]:
+def load_mcp_config(
+    source: McpServersSource = None, *, base_dir: str | Path | None = None
+) -> list[McpServerConfig]:
     """Parse a configuration: a path, a dict (with ``mcpServers`` or the servers themselves), or None.
 
     ``None`` reads the file named by ``AGENT_RT_MCP_CONFIG`` (no servers when unset). A relative
@@ -110,7 +112,7 @@ def parse_mcp_config(raw: Any, *, base_dir: str | Path | None = None) -> list[Mc
     """Check a parsed configuration and return its enabled servers, in file order."""
     if not isinstance(raw, Mapping):
         raise McpConfigError(f"an MCP config must be a JSON object, not {type(raw).__name__}")
-    servers = raw["mcpServers"] if "mcpServers" in raw else raw
+    servers = raw.get("mcpServers", raw)
     if not isinstance(servers, Mapping):
         raise McpConfigError("'mcpServers' must be an object of server name -> settings")
     configs: list[McpServerConfig] = []
@@ -141,7 +143,10 @@ def _server(name: Any, settings: Any, base_dir: str | Path | None) -> McpServerC
         raise McpConfigError(f"{where}: 'prefix' must be up to 32 letters, digits, '_' or '-'")
     timeout = settings.get("timeout")
     if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout <= 0
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or math.isnan(timeout)
+        or timeout <= 0
     ):
         raise McpConfigError(f"{where}: 'timeout' must be a positive number of seconds")
     if disabled:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["describe_tool", "function_name", "result_value", "result_error_text"]
+__all__ = ["describe_tool", "function_name", "result_error_text", "result_value"]
 
 _INVALID = re.compile(r"[^A-Za-z0-9_-]")
 _MAX_NAME = 64

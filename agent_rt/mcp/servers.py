@@ -24,7 +24,7 @@ import threading
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 import anyio.abc
@@ -37,6 +37,7 @@ from .content import describe_tool, function_name, result_error_text, result_val
 
 if TYPE_CHECKING:
     from mcp import ClientSession
+    from mcp.client.session import MessageHandlerFnT
 
 __all__ = ["DEFAULT_START_TIMEOUT", "McpServerError", "McpServers", "McpToolError"]
 
@@ -275,7 +276,9 @@ class McpServers:
             with anyio.fail_after(self.start_timeout):
                 listing = await _list_tools(session)
         except Exception as exc:
-            logger.warning("MCP server %r: listing tools after list_changed failed: %s", server.name, _describe(exc))
+            logger.warning(
+                "MCP server %r: listing tools after list_changed failed: %s", server.name, _describe(exc)
+            )
             return
         server.listing = listing
         if not self._started or not self._registered(server):
@@ -289,7 +292,7 @@ class McpServers:
     def _registered(self, server: _Server) -> bool:
         return server.state == "running"
 
-    def _message_handler(self, server: _Server) -> Callable[[Any], Awaitable[None]]:
+    def _message_handler(self, server: _Server) -> MessageHandlerFnT:
         async def handle(message: Any) -> None:
             from mcp import types
 
@@ -352,7 +355,7 @@ class McpServers:
                 owner = self._owner_of(name) or ("the session tools" if name in reserved else "another tool")
                 problem = f"tool {name!r} is already provided by {owner}"
             if problem is not None:
-                hint = ' (set "prefix" for this server in the MCP config, e.g. "prefix": "%s_")' % server.name
+                hint = f' (set "prefix" for this server in the MCP config, e.g. "prefix": "{server.name}_")'
                 if not partial:
                     raise McpServerError(problem + hint, server=server.name)
                 logger.error("MCP server %r: %s%s; tool skipped", server.name, problem, hint)
@@ -416,7 +419,9 @@ class McpServers:
         if session is None or server.state != "running":
             raise McpServerError(f"not running ({server.error or server.state})", server=server_name)
         try:
-            result = await session.call_tool(tool, dict(arguments), read_timeout_seconds=server.config.timeout)
+            result = await session.call_tool(
+                tool, dict(arguments), read_timeout_seconds=server.config.timeout
+            )
         except Exception as exc:
             if _connection_lost(exc) and server.session is session:
                 # The server is gone (it exited, or the HTTP session ended): its tools go too.
@@ -493,7 +498,7 @@ class _StderrToLog:
     def __init__(self, server: str) -> None:
         self.log = logging.getLogger(f"agent_rt.mcp.{server}")
         read_fd, write_fd = os.pipe()
-        self.stream: IO[str] = os.fdopen(write_fd, "w")
+        self.stream: TextIO = os.fdopen(write_fd, "w")
         self._reader = threading.Thread(
             target=self._pump, args=(read_fd,), name=f"mcp-stderr-{server}", daemon=True
         )

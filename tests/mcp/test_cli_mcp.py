@@ -13,7 +13,11 @@ from .helpers import http_calc_server, new_marker, processes_with, stdio_server
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {key: value for key, value in os.environ.items() if key not in ("OPENAI_API_KEY", "AGENT_RT_MCP_CONFIG")}
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("OPENAI_API_KEY", "AGENT_RT_MCP_CONFIG")
+    }
     return subprocess.run(
         [sys.executable, "-m", "agent_rt", *args],
         capture_output=True,
@@ -40,7 +44,8 @@ def test_tools_list_shows_mcp_tools_beside_plugin_tools(tmp_path: Path) -> None:
     assert "get_time (plugin clock):" in out  # the plugin tools are still listed
     assert "add (MCP server calc):" in out
     assert "web_add (MCP server web):" in out
-    assert "MCP server calc [stdio:" in out and "MCP server web [http: " in out
+    assert "MCP server calc [stdio:" in out
+    assert "MCP server web [http: " in out
     assert '"required": [\n      "a",\n      "b"\n    ]' in out
     assert processes_with(marker) == []
 
@@ -89,8 +94,11 @@ def test_bad_config_and_unknown_tool_are_one_clear_line(tmp_path: Path) -> None:
     bad.write_text('{"mcpServers": {"x": {"url": "ftp://nope"}}}')
     result = run("tools", "call", "add", "{}", "--mcp-config", str(bad))
     assert result.returncode == 1
-    assert result.stderr.strip() == "agent-rt: error: MCP server 'x': 'url' must be an http:// or https:// URL"
+    assert (
+        result.stderr.strip() == "agent-rt: error: MCP server 'x': 'url' must be an http:// or https:// URL"
+    )
     config = write_config(tmp_path, {"calc": stdio_server(new_marker())})
     result = run("tools", "call", "nope", "{}", "--mcp-config", config)
     assert result.returncode == 1
-    assert "unknown tool 'nope'" in result.stderr and "add" in result.stderr
+    assert "unknown tool 'nope'" in result.stderr
+    assert "add" in result.stderr

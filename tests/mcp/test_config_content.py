@@ -27,7 +27,10 @@ def test_the_common_format_with_both_transports(tmp_path: Path) -> None:
             {
                 "mcpServers": {
                     "calc": {"command": "python", "args": ["server.py"], "cwd": "tools", "type": "stdio"},
-                    "web": {"url": "http://127.0.0.1:9000/mcp", "headers": {"Authorization": "Bearer tok-12345"}},
+                    "web": {
+                        "url": "http://127.0.0.1:9000/mcp",
+                        "headers": {"Authorization": "Bearer tok-12345"},
+                    },
                     "off": {"command": "x", "disabled": True},
                     "gh": {"command": "gh-mcp", "prefix": "gh_", "timeout": 5},
                 }

@@ -30,12 +30,14 @@ async def test_stdio_server_tools_are_registered_called_and_the_process_stopped(
         assert len(processes_with(marker)) == 1
         assert {"add", "divide", "shout", "slow", "grow"} <= set(registry.names())
         add = registry.get("add")
-        assert add is not None and add.plugin == "mcp:calc"
+        assert add is not None
+        assert add.plugin == "mcp:calc"
         assert add.parameters["required"] == ["a", "b"]
         assert await call(registry, "add", {"a": 2, "b": 3}) == (True, 5)
         # inputSchema is the tool's parameters: bad arguments never reach the server
         ok, output = await call(registry, "add", {"a": "two"})
-        assert not ok and "'b' is a required property" in output["error"]
+        assert not ok
+        assert "'b' is a required property" in output["error"]
     assert processes_with(marker) == []
     assert registry.names() == []
     assert servers.state("calc") == "stopped"
@@ -52,10 +54,14 @@ async def test_cancellation_and_errors_stop_the_process_too() -> None:
     assert processes_with(marker) == []
 
     marker = new_marker()
-    with pytest.raises(ZeroDivisionError):
+
+    async def fail_inside() -> None:
         async with McpServers({"calc": stdio_server(marker)}):
             assert processes_with(marker)
-            _ = 1 / 0
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        await fail_inside()
     assert processes_with(marker) == []
 
 
@@ -87,7 +93,8 @@ async def test_a_server_that_fails_to_start_is_reported_and_the_others_work(capl
             assert "No such file" in failures["missing"]
             assert servers.state("calc") == "running"
             assert await call(registry, "shout", {"text": "still here"}) == (True, "STILL HERE")
-    assert processes_with(good) == [] and processes_with(bad) == []
+    assert processes_with(good) == []
+    assert processes_with(bad) == []
     logged = caplog.text
     assert "refusing to start (--fail)" in logged  # the server's stderr went to the log
     assert "MCP server 'missing'" in logged
@@ -103,8 +110,11 @@ async def test_name_clash_is_a_clear_error_and_prefix_resolves_it() -> None:
         message = servers.failures["two"]
         assert "'add' is already provided by MCP server 'one'" in message
         assert '"prefix"' in message
-        assert registry.get("add") is not None and registry.get("add").plugin == "mcp:one"  # type: ignore[union-attr]
-    assert processes_with(first) == [] and processes_with(second) == []
+        add = registry.get("add")
+        assert add is not None
+        assert add.plugin == "mcp:one"
+    assert processes_with(first) == []
+    assert processes_with(second) == []
 
     registry = ToolRegistry()
     config = {"one": stdio_server(first), "two": stdio_server(second, prefix="two_")}
@@ -150,9 +160,11 @@ async def test_a_call_past_the_tool_timeout_is_an_error_and_the_server_goes_on()
     config = {"calc": stdio_server(new_marker(), timeout=0.5)}
     async with McpServers(config, registry):
         slow = registry.get("slow")
-        assert slow is not None and slow.timeout == 0.5
+        assert slow is not None
+        assert slow.timeout == 0.5
         ok, output = await call(registry, "slow", {"seconds": 30})
-        assert not ok and "timed out after 0.5 s" in output["error"]
+        assert not ok
+        assert "timed out after 0.5 s" in output["error"]
         assert await call(registry, "slow", {"seconds": 0}) == (True, "awake")
 
 
@@ -173,17 +185,25 @@ async def test_tools_list_changed_updates_the_registry_and_calls_back() -> None:
 async def test_a_server_killed_mid_call_gives_an_error_output_and_its_tools_go() -> None:
     marker = new_marker()
     registry = ToolRegistry()
-    registry.add(function_tool(lambda: "pong", name="ping", description="Replies pong."))
+
+    @function_tool
+    def ping() -> str:
+        """Replies pong."""
+        return "pong"
+
+    registry.add(ping)
     changed = anyio.Event()
     async with McpServers({"calc": stdio_server(marker)}, registry, on_tools_changed=changed.set) as servers:
         ok, output = await call(registry, "crash", {})
-        assert not ok and "MCP server 'calc'" in output["error"]
+        assert not ok
+        assert "MCP server 'calc'" in output["error"]
         with anyio.fail_after(10):
             await changed.wait()
         assert servers.state("calc") == "failed"
         assert registry.names() == ["ping"]  # the dead server's tools are gone, others stay
         ok, output = await call(registry, "add", {"a": 1, "b": 1})
-        assert not ok and "unknown tool" in output["error"]
+        assert not ok
+        assert "unknown tool" in output["error"]
         assert await call(registry, "ping", {}) == (True, "pong")
     assert processes_with(marker) == []
 
@@ -196,9 +216,12 @@ async def test_descriptions_env_and_cwd(tmp_path: Any) -> None:
         assert shout is not None
         assert shout.description == "shout (a tool of the MCP server 'calc')"
         ok, who = await call(registry, "whoami", {})
-        assert ok and who["greeting"] == "hej" and who["cwd"] == str(tmp_path)
+        assert ok
+        assert who["greeting"] == "hej"
+        assert who["cwd"] == str(tmp_path)
         ok, picture = await call(registry, "picture", {})
-        assert ok and picture == ["a red dot", {"type": "image", "mime_type": "image/png", "bytes": 12}]
+        assert ok
+        assert picture == ["a red dot", {"type": "image", "mime_type": "image/png", "bytes": 12}]
 
 
 async def test_streamable_http_server() -> None:
@@ -208,7 +231,8 @@ async def test_streamable_http_server() -> None:
             assert servers.failures == {}
             assert await call(registry, "add", {"a": 2, "b": 3}) == (True, 5)
             ok, output = await call(registry, "divide", {"a": 2, "b": 0})
-            assert not ok and "cannot divide by zero" in output["error"]
+            assert not ok
+            assert "cannot divide by zero" in output["error"]
 
 
 async def test_start_twice_and_unknown_server() -> None:
