@@ -65,7 +65,8 @@ def test_a_call_waits_for_its_result_and_a_cancel_drops_it() -> None:
     session, _ = session_with_tool(require_approval="never")
     events = ask(session, "add")
     assert events[-1]["type"] == "response.mcp_call.in_progress"
-    assert not session.streaming and session.active_response is not None
+    assert not session.streaming
+    assert session.active_response is not None
     (request,) = session.take_mcp_requests()
     assert isinstance(request, CallRequest)
     assert (request.name, request.arguments) == ("add", '{"a": 2, "b": 3}')
@@ -85,7 +86,8 @@ def test_a_call_waits_for_its_result_and_a_cancel_drops_it() -> None:
     assert cancelled[-2]["response"]["status"] == "cancelled"
     assert cancelled[-2]["response"]["output"][0]["status"] == "incomplete"
     session.mcp_called(request, McpResult(output="5"))  # too late: nothing happens
-    assert not session.streaming and session.drain() == []
+    assert not session.streaming
+    assert session.drain() == []
 
 
 def test_approval_requests_and_their_answers() -> None:
@@ -103,14 +105,16 @@ def test_approval_requests_and_their_answers() -> None:
             "item": {"type": "mcp_approval_response", "approval_request_id": "x"},
         }
     )
-    assert wrong[0]["type"] == "error" and "item.approve" in wrong[0]["error"]["message"]
+    assert wrong[0]["type"] == "error"
+    assert "item.approve" in wrong[0]["error"]["message"]
     item = {"type": "mcp_approval_response", "approval_request_id": request_item["id"], "approve": True}
     added = session.receive({"type": "conversation.item.create", "item": item})
     assert added[0]["item"]["approve"] is True
     session.receive({"type": "response.create"})
     session.drain()
     (call,) = session.take_mcp_requests()
-    assert isinstance(call, CallRequest) and call.name == "add"
+    assert isinstance(call, CallRequest)
+    assert call.name == "add"
 
 
 def test_beta_sessions_have_no_mcp() -> None:
@@ -125,7 +129,8 @@ def test_needs_approval_rules() -> None:
     assert needs_approval({}, "add")
     assert not needs_approval({"require_approval": "never"}, "add")
     rule = {"require_approval": {"never": {"tool_names": ["add"]}}}
-    assert not needs_approval(rule, "add") and needs_approval(rule, "wipe")
+    assert not needs_approval(rule, "add")
+    assert needs_approval(rule, "wipe")
     read_only = {"require_approval": {"never": {"read_only": True}}}
     assert not needs_approval(read_only, "add", read_only=True)
     assert needs_approval(read_only, "wipe", read_only=False)
@@ -139,7 +144,8 @@ def test_conversation_tracks_mcp_call_events() -> None:
         {"type": "response.mcp_call_arguments.delta", "item_id": "mc_1", "delta": '{"a":', "obfuscation": "x"}
     )
     assert delta == {"arguments": '{"a":'}
-    assert item is not None and item["formatted"]["tool"]["type"] == "mcp"
+    assert item is not None
+    assert item["formatted"]["tool"]["type"] == "mcp"
     conversation.process_event(
         {"type": "response.mcp_call_arguments.done", "item_id": "mc_1", "arguments": '{"a":1}'}
     )
