@@ -442,13 +442,46 @@ async def _run(args: argparse.Namespace) -> int:
     return await _tools_call(args)
 
 
+async def _run_until_terminated(args: argparse.Namespace) -> int:
+    """Run the command; SIGTERM cancels it like Ctrl-C does, so every ``finally`` runs (exit 143).
+
+    Child processes such as stdio MCP servers live in their own process session: a plain SIGTERM
+    of the command would leave them running.
+    """
+    import signal
+
+    outcome: list[int] = []
+    failure: list[BaseException] = []
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        with (
+            contextlib.suppress(NotImplementedError, ValueError),
+            anyio.open_signal_receiver(signal.SIGTERM) as signals,
+        ):
+            async for _ in signals:
+                scope.cancel()
+                return
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch, group.cancel_scope)
+        try:
+            outcome.append(await _run(args))
+        except (Exception, KeyboardInterrupt) as exc:  # re-raised as itself, not in an exception group
+            failure.append(exc)
+        finally:
+            group.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
+    return outcome[0] if outcome else 143
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s"
     )
     try:
-        return anyio.run(_run, args, backend="trio" if args.trio else "asyncio")
+        return anyio.run(_run_until_terminated, args, backend="trio" if args.trio else "asyncio")
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `agent-rt tools list | head`: the reader left; not an error

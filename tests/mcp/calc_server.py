@@ -39,6 +39,8 @@ def shout(text: str) -> str:
 
 @server.tool(description="Sleep, then answer.")
 async def slow(seconds: float) -> str:
+    sys.stderr.write(f"slow: sleeping {seconds} s\n")
+    sys.stderr.flush()
     await anyio.sleep(seconds)
     return "awake"
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from .helpers import http_calc_server, new_marker, processes_with, stdio_server
 
@@ -102,3 +105,36 @@ def test_bad_config_and_unknown_tool_are_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "unknown tool 'nope'" in result.stderr
     assert "add" in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("backend", [[], ["--trio"]], ids=["asyncio", "trio"])
+def test_a_signal_mid_call_leaves_no_orphan(tmp_path: Path, signum: int, backend: list[str]) -> None:
+    marker = new_marker()
+    config = write_config(tmp_path, {"calc": stdio_server(marker)})
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("OPENAI_API_KEY", "AGENT_RT_MCP_CONFIG")
+    }
+    command = [sys.executable, "-m", "agent_rt", "--debug", *backend]
+    process = subprocess.Popen(
+        [*command, "tools", "call", "slow", '{"seconds": 60}', "--mcp-config", config],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert process.stderr is not None
+    try:
+        for line in process.stderr:  # the server says so once the call is in flight
+            if "slow: sleeping 60" in line:
+                break
+        assert len(processes_with(marker)) == 1
+        process.send_signal(signum)
+        status = process.wait(30)
+    finally:
+        process.kill()
+        process.stderr.close()
+    assert status == (130 if signum == signal.SIGINT else 143)
+    assert processes_with(marker) == []
