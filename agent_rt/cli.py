@@ -99,6 +99,7 @@ def _client(
         debug=args.debug,
         plugins=plugins,
         reconnect=reconnect,
+        mcp_servers=mcp_config_from_args(args),
     )
 
 
@@ -385,6 +386,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each reply")
         if live:
             sub.add_argument("--live", action="store_true", help="use the real API (needs OPENAI_API_KEY)")
+        add_mcp_argument(sub)
 
     connection(commands.add_parser("demo", help="a scripted conversation with a tool call (the main demo)"))
     chat = commands.add_parser("chat", help="an interactive text chat")

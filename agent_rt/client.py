@@ -14,6 +14,7 @@ emits ``reconnected``, or ``reconnect.failed`` and then ``close`` once the attem
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import inspect
@@ -54,6 +55,7 @@ from .tools import Tool, ToolRegistry, ToolResult, execute_tool_call
 if TYPE_CHECKING:
     import ssl
 
+    from .mcp import McpServersSource
     from .plugins import LoadedPlugins
 
 logger = logging.getLogger("agent_rt.client")
@@ -130,6 +132,7 @@ class RealtimeClient(EventEmitter):
         reconnect: bool | ReconnectPolicy = False,
         before_reconnect: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
         session_defaults: bool = True,
+        mcp_servers: McpServersSource | None = None,
     ) -> None:
         super().__init__()
         self.reconnect_policy: ReconnectPolicy | None = coerce_policy(reconnect)
@@ -149,6 +152,15 @@ class RealtimeClient(EventEmitter):
         if plugins is not False:
             self.load_plugins(() if plugins is True else plugins, disabled=disabled_plugins)
         self._session_defaults = session_defaults
+        from .mcp.attach import ClientMcp  # deferred: no MCP code runs without a config
+
+        #: The MCP servers of ``mcp_servers=`` (or ``AGENT_RT_MCP_CONFIG``): started at connect.
+        self.mcp = ClientMcp(
+            mcp_servers,
+            self.tools,
+            reserved_names=lambda: {str(tool.get("name")) for tool in self._session_tools},
+            on_tools_changed=self._mcp_tools_changed,
+        )
         self.session_config: dict[str, Any] = self._initial_session_config()
         self._session_tools: list[dict[str, Any]] = []
         self.session: dict[str, Any] | None = None  # the effective session the server last reported
@@ -257,6 +269,13 @@ class RealtimeClient(EventEmitter):
         self._sync_input_rate()
         await self.realtime.connect()
         self._task_group = self.realtime._task_group
+        if self.mcp:
+            try:  # the servers' tools go into the first session.update
+                await self.mcp.start(self.realtime._task_group)  # type: ignore[arg-type]
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self.disconnect()
+                raise
         await self._send_session_update()
 
     async def disconnect(self) -> None:
@@ -264,6 +283,7 @@ class RealtimeClient(EventEmitter):
         reconnecting = self._reconnecting
         self._cancel_tool_tasks()
         await self.realtime.disconnect()
+        await self.mcp.stop()  # its tasks ended with the task group: this unregisters the tools
         self._task_group = None
         self._reconnecting = False
         if self._closed_error is None:
@@ -530,6 +550,33 @@ class RealtimeClient(EventEmitter):
             {"item_id": item_id, "content_index": audio_index, "audio_end_ms": audio_end_ms},
         )
         return item
+
+    async def _mcp_tools_changed(self) -> None:
+        """An MCP server's tools changed (list_changed, or it died): tell the session."""
+        if self.is_connected():
+            with contextlib.suppress(NotConnectedError, ConnectionClosedError):
+                await self._send_session_update()
+
+    async def approve_mcp(
+        self, request_id: str, approve: bool = True, *, reason: str | None = None, respond: bool = True
+    ) -> None:
+        """Answer a remote MCP ``mcp_approval_request`` item (``request_id`` is its id).
+
+        Sends an ``mcp_approval_response`` item; with ``respond`` (default), asks for the next
+        response too, which runs the call (or says it was not run).
+        """
+        self._refuse_while_reconnecting()
+        self._mark_app_send()
+        item: dict[str, Any] = {
+            "type": "mcp_approval_response",
+            "approval_request_id": request_id,
+            "approve": approve,
+        }
+        if reason is not None:
+            item["reason"] = reason
+        await self.realtime.send("conversation.item.create", {"item": item})
+        if respond:
+            await self._create_response(None)
 
     async def delete_item(self, item_id: str) -> None:
         self._refuse_while_reconnecting()

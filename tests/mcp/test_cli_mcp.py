@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import http_calc_server, new_marker, processes_with, stdio_server
+from .helpers import free_port, http_calc_server, new_marker, processes_with, stdio_server, wait_for_port
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -137,4 +137,43 @@ def test_a_signal_mid_call_leaves_no_orphan(tmp_path: Path, signum: int, backend
         process.kill()
         process.stderr.close()
     assert status == (130 if signum == signal.SIGINT else 143)
+    assert processes_with(marker) == []
+
+
+def test_chat_with_mcp_tools_against_a_served_scenario(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.json"
+    rule = {
+        "match": "add",
+        "calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}],
+        "after_output": "It is {output}.",
+    }
+    scenario.write_text(json.dumps({"rules": [rule]}))
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("OPENAI_API_KEY", "AGENT_RT_MCP_CONFIG")
+    }
+    command = [sys.executable, "-m", "agent_rt", "serve", "--port", str(port), "--scenario", str(scenario)]
+    serve = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    marker = new_marker()
+    try:
+        wait_for_port(port, serve)
+        config = write_config(tmp_path, {"calc": stdio_server(marker)})
+        url = f"ws://127.0.0.1:{port}/v1/realtime"
+        result = subprocess.run(
+            [sys.executable, "-m", "agent_rt", "chat", "--url", url, "--mcp-config", config],
+            input="please add two and three\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+    finally:
+        serve.terminate()
+        serve.wait(10)
+    assert result.returncode == 0, result.stderr
+    assert 'tool call  add({"a": 2, "b": 3})' in result.stdout
+    assert "assistant> It is 5." in result.stdout
     assert processes_with(marker) == []
