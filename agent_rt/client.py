@@ -21,7 +21,7 @@ import inspect
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -55,7 +55,7 @@ from .tools import Tool, ToolRegistry, ToolResult, execute_tool_call
 if TYPE_CHECKING:
     import ssl
 
-    from .mcp import McpServersSource
+    from .mcp import McpServerConfig, McpServersSource
     from .plugins import LoadedPlugins
 
 logger = logging.getLogger("agent_rt.client")
@@ -132,7 +132,7 @@ class RealtimeClient(EventEmitter):
         reconnect: bool | ReconnectPolicy = False,
         before_reconnect: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
         session_defaults: bool = True,
-        mcp_servers: McpServersSource | None = None,
+        mcp_servers: McpServersSource | Sequence[McpServerConfig] = None,
     ) -> None:
         super().__init__()
         self.reconnect_policy: ReconnectPolicy | None = coerce_policy(reconnect)
