@@ -162,3 +162,30 @@ async def test_remote_mcp_approval_through_the_client() -> None:
                 calls = [i for i in client.conversation.get_items() if i["type"] == "mcp_call"]
                 assert calls[0]["formatted"]["output"] == "5"
                 assert calls[0]["approval_request_id"] == item["id"]
+
+
+async def test_the_servers_survive_a_reconnect_and_the_new_session_gets_their_tools() -> None:
+    from agent_rt.reconnect import ReconnectPolicy
+
+    marker = new_marker()
+    config = {"mcpServers": {"calc": stdio_server(marker)}}
+    async with LocalRealtimeServer(scenario=SCENARIO) as server:
+        client = RealtimeClient(
+            url=server.url,
+            api_key="test",
+            plugins=False,
+            mcp_servers=config,
+            reconnect=ReconnectPolicy(initial_delay=0.01),
+        )
+        await client.update_session(modalities=["text"])
+        async with client:
+            (pid,) = processes_with(marker)
+            await client.wait_for_session_created(timeout=10)
+            server.connections[0].end(1006)  # the link drops
+            await client.wait_for_next("reconnected", timeout=10)
+            assert processes_with(marker) == [pid]  # the same server process
+            tools = [tool.get("name") for tool in server.connections[1].session.config.tools]
+            assert "add" in tools
+            item = await answer(client, "add please")
+            assert item["formatted"]["text"] == "2 plus 3 is 5."
+        assert processes_with(marker) == []
