@@ -316,6 +316,10 @@ class RealtimeClient(EventEmitter):
         ``output_modalities``, ``truncation``, ...); a later value overrides an earlier one in
         either spelling. Tools given here have no handler: the application answers them.
         """
+        if "tools" in fields:  # remote MCP tools carry tokens: keep them out of every log
+            from .mcp.config import register_tool_secrets
+
+            register_tool_secrets(fields["tools"])
         self.settings.update(fields)
         self._sync_audio_formats()
         if self.is_connected():

@@ -35,6 +35,7 @@ __all__ = [
     "McpServerConfig",
     "McpServersSource",
     "load_mcp_config",
+    "register_tool_secrets",
 ]
 
 #: The environment variable naming a configuration file when none is given.
@@ -196,6 +197,23 @@ def _server(name: Any, settings: Any, base_dir: str | Path | None) -> McpServerC
         prefix=prefix,
         timeout=float(timeout) if timeout is not None else None,
     )
+
+
+def register_tool_secrets(tools: Any) -> None:
+    """Mask the ``authorization`` and header values of remote ``mcp`` session tools in every log."""
+    if not isinstance(tools, list):
+        return
+    for tool in tools:
+        if not isinstance(tool, Mapping) or tool.get("type") != "mcp":
+            continue
+        values = [tool.get("authorization")]
+        headers = tool.get("headers")
+        if isinstance(headers, Mapping):
+            values.extend(headers.values())
+        for value in values:
+            if isinstance(value, str) and value:
+                register_secret(value)
+                register_secret(value.split()[-1])  # "Bearer <token>": the token alone too
 
 
 def _str_map(value: Any, where: str) -> dict[str, str]:

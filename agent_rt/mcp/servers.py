@@ -75,8 +75,7 @@ class _AnticipatedToolErrors(logging.Filter):
         return True
 
 
-for _name in ("agent_rt.tools", "agent_rt.tool_runner", "agent_rt._tool_runner"):
-    logging.getLogger(_name).addFilter(_AnticipatedToolErrors())
+logging.getLogger("agent_rt.tools").addFilter(_AnticipatedToolErrors())  # the executor's and ToolRunner's
 
 
 @dataclass

@@ -4,6 +4,7 @@ against a real MCP server over streamable HTTP, with the approval round trip (as
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -204,3 +205,16 @@ async def test_bad_approvals_and_unreachable_servers_are_errors_not_hangs() -> N
             await client.send_user_message_content([{"type": "input_text", "text": "add"}])
             done = await events.wait_for("response.done", start=start)
             assert [item["type"] for item in done["response"]["output"]] == ["function_call"]
+
+
+async def test_mcp_tool_tokens_stay_out_of_the_client_debug_log(mcp_url: str, caplog: Any) -> None:
+    async with LocalRealtimeServer(scenario=SCENARIO) as server:
+        client = RealtimeClient(url=server.url, api_key="test", plugins=False, debug=True)
+        tool = mcp_tool(mcp_url, authorization="oauth-token-0451", headers={"X-Api-Key": "hdr-secret-9917"})
+        with caplog.at_level(logging.DEBUG):
+            await client.update_session(tools=[tool])
+            async with client:
+                await client.wait_for_next_completed_item(timeout=20)  # the mcp_list_tools item
+    assert "session.update" in caplog.text  # the update was logged, tokens masked
+    assert "oauth-token-0451" not in caplog.text
+    assert "hdr-secret-9917" not in caplog.text
