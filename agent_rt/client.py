@@ -240,6 +240,8 @@ class RealtimeClient(EventEmitter):
             try:  # in the connection's task group; their tools go into the first session.update
                 await self.mcp.start(self._task_group)
             except BaseException:
+                import anyio
+
                 with anyio.CancelScope(shield=True):
                     await self.disconnect()
                 raise
