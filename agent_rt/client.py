@@ -239,11 +239,8 @@ class RealtimeClient(EventEmitter):
         if self.mcp and self._task_group is not None:
             try:  # in the connection's task group; their tools go into the first session.update
                 await self.mcp.start(self._task_group)
-            except BaseException:
-                import anyio
-
-                with anyio.CancelScope(shield=True):
-                    await self.disconnect()
+            except BaseException:  # cancelled (or failed) while the servers start: close everything
+                await self.disconnect()
                 raise
         try:
             await self._send_session_update()
@@ -254,10 +251,12 @@ class RealtimeClient(EventEmitter):
         """Close the connection (and stop reconnecting); every task the client started is finished."""
         self.lifecycle.closing()
         self._runner.cancel_all()
-        await self.realtime.disconnect()
-        await self.mcp.stop()  # its tasks ended with the task group: this unregisters the tools
-        self._task_group = None
-        self._finish_close(_CLOSE_ON_DISCONNECT, "disconnected")
+        try:
+            await self.realtime.disconnect()
+        finally:  # also when the caller is cancelled: the MCP servers ended with the task group
+            self.mcp.detach()
+            self._task_group = None
+            self._finish_close(_CLOSE_ON_DISCONNECT, "disconnected")
 
     async def reset(self) -> None:
         """Disconnect and return to a fresh state: default session config, no tools, no handlers."""

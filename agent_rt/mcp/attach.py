@@ -71,6 +71,12 @@ class ClientMcp:
         self.servers = servers
         await servers.start(task_group)
 
+    def detach(self) -> None:
+        """The connection's task group has ended, and the servers with it: drop them and their tools."""
+        servers, self.servers = self.servers, None
+        if servers is not None:
+            servers.forget()
+
     async def stop(self) -> None:
         """Stop the servers (their tools leave the registry); nothing when none run."""
         servers, self.servers = self.servers, None

@@ -225,6 +225,12 @@ class McpServers:
                 await server.stopped.wait()
             self._unregister(server)
 
+    def forget(self) -> None:
+        """Unregister every server's tools without waiting (their tasks are known to be over)."""
+        for server in self._servers.values():
+            server.stop_requested = True
+            self._unregister(server)
+
     # -- one server --------------------------------------------------------------------------------
 
     async def _serve(self, server: _Server) -> None:

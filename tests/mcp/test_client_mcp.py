@@ -189,3 +189,27 @@ async def test_the_servers_survive_a_reconnect_and_the_new_session_gets_their_to
             item = await answer(client, "add please")
             assert item["formatted"]["text"] == "2 plus 3 is 5."
         assert processes_with(marker) == []
+
+
+async def test_connect_cancelled_while_the_servers_start_leaves_nothing_running() -> None:
+    marker = new_marker()
+    async with LocalRealtimeServer(scenario=SCENARIO) as server:
+        client = RealtimeClient(
+            url=server.url, api_key="test", plugins=False, mcp_servers={"calc": stdio_server(marker)}
+        )
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as group:
+
+                async def cancel_once_spawned() -> None:
+                    with anyio.fail_after(20):
+                        # A child process that was just spawned signals nothing we could wait on.
+                        while not processes_with(marker):  # noqa: ASYNC110
+                            await anyio.sleep(0.01)
+                    scope.cancel()
+
+                group.start_soon(cancel_once_spawned)
+                await client.connect()
+        assert scope.cancelled_caught
+        assert not client.is_connected()
+        assert processes_with(marker) == []
+        assert client.tools.names() == []
