@@ -586,6 +586,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _error_line(_one_line(_innermost(exc)))
         return 1
+    except BaseException as exc:  # on trio, Ctrl-C can land in a task and come wrapped in a group
+        if _interrupted(exc):
+            return 130
+        raise
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """A KeyboardInterrupt, maybe inside (nested) exception groups."""
+    inner = getattr(exc, "exceptions", None)
+    if isinstance(inner, tuple) and inner:
+        return any(isinstance(e, BaseException) and _interrupted(e) for e in inner)
+    return isinstance(exc, KeyboardInterrupt)
 
 
 def _innermost(exc: BaseException) -> BaseException:

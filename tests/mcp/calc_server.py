@@ -1,7 +1,8 @@
 """A small MCP server for the tests, written with the official SDK (stdio, or streamable HTTP).
 
-Run: ``python calc_server.py [--http PORT] [--marker TEXT] [--fail]``. ``--marker`` only labels the
-process (the orphan test finds it by its command line); ``--fail`` exits before serving.
+Run: ``python calc_server.py [--http PORT] [--marker TEXT] [--fail | --hang]``. ``--marker`` only labels
+the process (the orphan test finds it by its command line); ``--fail`` exits before serving, ``--hang``
+never serves.
 """
 
 from __future__ import annotations
@@ -81,9 +82,13 @@ def main() -> None:
     parser.add_argument("--http", type=int)
     parser.add_argument("--marker", default="")
     parser.add_argument("--fail", action="store_true")
+    parser.add_argument("--hang", action="store_true")
     args = parser.parse_args()
     sys.stderr.write(f"calc server starting (marker {args.marker})\n")
     sys.stderr.flush()
+    if args.hang:  # started, but never answers (nor notices that its stdin closed)
+        while True:
+            time.sleep(60)
     if args.fail:
         time.sleep(0.05)
         sys.exit("calc server: refusing to start (--fail)")
