@@ -45,6 +45,8 @@ from .addresses import url_host
 from .auth import ApiKeyCheck, error_body, offered_subprotocols, presented_key
 from .client_secrets import ClientSecretIssuer
 from .config import SESSION_SECONDS, Dialect
+from .remote_mcp import CallRequest, ListRequest, RemoteMcpDriver
+from .responder import McpResult
 from .scenario import Scenario, ScenarioSource
 from .session import RealtimeSession
 
@@ -175,6 +177,7 @@ class _Connection:
         self.wake = anyio.Event()
         self.cancel_scope = anyio.CancelScope()
         self.ending: tuple[int, str] | None = None  # (close code, reason); code 1006 = abort
+        self.remote_mcp = RemoteMcpDriver(self.session.take_mcp_requests, self._mcp_listed, self._mcp_called)
         info._end = self.end
 
     def end(self, code: int, reason: str) -> None:
@@ -188,7 +191,9 @@ class _Connection:
                 tg.start_soon(self._writer)
                 tg.start_soon(self._pump)
                 tg.start_soon(self._session_cap)
+                tg.start_soon(self.remote_mcp.run)
                 self.outbox.put(self.session.start())
+                self._poke_remote_mcp()
                 try:
                     await self._reader()
                 finally:
@@ -218,8 +223,23 @@ class _Connection:
                 logger.exception("local server failed on a client event")
                 events = [self._server_error()]
             self.outbox.put(events)
+            self._poke_remote_mcp()
             if self.session.streaming:
                 self.wake.set()
+
+    def _poke_remote_mcp(self) -> None:
+        if self.session.remote_mcp.has_requests:
+            self.remote_mcp.poke()
+
+    def _mcp_listed(
+        self, request: ListRequest, tools: list[dict[str, Any]] | None, error: str | None
+    ) -> None:
+        self.outbox.put(self.session.mcp_listed(request, tools, error))
+
+    def _mcp_called(self, request: CallRequest, result: McpResult) -> None:
+        self.session.mcp_called(request, result)
+        if self.session.streaming:
+            self.wake.set()
 
     async def _pump(self) -> None:
         while True:
@@ -245,6 +265,7 @@ class _Connection:
                 self.cancel_scope.cancel()
                 return
             self.outbox.put(events)
+            self._poke_remote_mcp()
             if self.realtime_audio and self.session.last_step_audio_ms:
                 await anyio.sleep(self.session.last_step_audio_ms / 1000)
 
