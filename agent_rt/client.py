@@ -539,12 +539,15 @@ class RealtimeClient(EventEmitter):
         if event_type == "error":
             self._on_server_error(event)
             return
+        changed = False  # something a waiter may be waiting for (deltas, the bulk, are not)
         if event_type in ("response.created", "response.done"):
             self._gate.on_server_event({**event, "type": event_type})
+            changed = True
         elif event_type in ("session.created", "session.updated") and isinstance(event.get("session"), dict):
             self.settings.session = event["session"]
             self._sync_audio_formats()  # formats the application left to the server
             self._session_created = self._session_created or event_type == "session.created"
+            changed = True
         try:
             update = self.conversation.process(event)
         except ConversationError as exc:
@@ -559,13 +562,15 @@ class RealtimeClient(EventEmitter):
                 if happened:
                     self._cursor.record(name, update.item)
                     self.emit(f"conversation.item.{name}", {"item": update.item})
+                    changed = True
         if event_type == "input_audio_buffer.speech_started":
             self.emit("conversation.interrupted", event)
         elif event_type == "response.done":
             self._cursor.record("response.done", event.get("response") or {})
         if event_type in ("response.output_item.done", "response.done") and self._task_group is not None:
             self._runner.on_server_event({**event, "type": event_type}, self._task_group)
-        self._changes.notify()
+        if changed:
+            self._changes.notify()
 
     def _on_server_error(self, event: dict[str, Any]) -> None:
         error = event.get("error") if isinstance(event.get("error"), dict) else {}
