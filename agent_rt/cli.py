@@ -25,7 +25,8 @@ import numpy as np
 from . import audio as audio_utils
 from .client import RealtimeClient
 from .errors import ConnectionClosedError, NotConnectedError
-from .plugins import format_report, load_plugins
+from .plugins import load_plugins
+from .plugins_cli import add_plugin_commands, tools_list
 from .server import LocalRealtimeServer, Scenario
 from .tools import ToolResult, execute_tool_call
 
@@ -55,7 +56,7 @@ DEMO_SCENARIO: dict[str, Any] = {
 
 #: Modules that add commands: each has ``register(commands)``, taking the subparsers object; a
 #: command's parser sets ``handler=`` (``args -> int``, sync or async) with ``set_defaults``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("agent_rt.plugins_cli",)
 
 DEMO_TURNS = ["Hello!", "What time is it in Tokyo?", "What is (17 + 4) * 23?"]
 
@@ -298,12 +299,7 @@ async def _say(args: argparse.Namespace) -> int:
 
 
 def _tools_list(args: argparse.Namespace) -> int:
-    loaded = load_plugins()
-    _print(format_report(loaded))
-    for tool in loaded.tools:
-        _print(f"\n{tool.name} (plugin {tool.plugin}):")
-        _print(json.dumps(tool.definition, indent=2))
-    return 1 if loaded.errors else 0
+    return tools_list(args)
 
 
 async def _tools_call(args: argparse.Namespace) -> int:
@@ -381,7 +377,9 @@ def _parser() -> argparse.ArgumentParser:
     tools = commands.add_parser("tools", help="list or call installed plugin tools").add_subparsers(
         dest="tools_command", required=True
     )
-    tools.add_parser("list", help="installed plugins, their tools and schemas")
+    tools.add_parser("list", help="installed plugins, their tools and schemas").add_argument(
+        "--json", action="store_true", help="print the tools, load errors and conflicts as JSON"
+    )
     call = tools.add_parser("call", help="validate and run a tool locally")
     call.add_argument("name")
     call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
@@ -397,6 +395,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(commands)
+    add_plugin_commands(parser, commands)  # last: a plugin never takes a built-in command's name
     return parser
 
 
