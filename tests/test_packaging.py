@@ -11,7 +11,6 @@ import email.parser
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
 
@@ -44,8 +43,8 @@ def metadata(wheel: Path) -> tuple[Message, list[str], str]:
 
 
 @pytest.fixture(scope="module")
-def main_wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield build_wheel(ROOT, tmp_path_factory.mktemp("dist"))
+def main_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(ROOT, tmp_path_factory.mktemp("dist"))
 
 
 def test_the_distribution_is_agentrt_with_the_package_version(main_wheel: Path) -> None:

@@ -538,8 +538,9 @@ def test_tools_list_shows_a_conflict_and_exits_0(site: FakeSite) -> None:
     assert f"{first} [agentrt-dup-a 1.0]: dup_tool, only_a" in lines
     assert f"{second} [agentrt-dup-b 2.0]: only_b" in lines
     assert (
-        f"conflict: plugins '{first}' and '{second}' both provide the tool 'dup_tool'; '{first}' loaded first "
-        f"and keeps it, the copy from '{second}' is ignored; disable one of them (e.g. {ENV_DISABLE}={second})"
+        f"conflict: plugins '{first}' and '{second}' both provide the tool 'dup_tool'; "
+        f"'{first}' loaded first and keeps it, the copy from '{second}' is ignored; "
+        f"disable one of them (e.g. {ENV_DISABLE}={second})"
     ) in lines
     for tool in ("dup_tool", "only_a", "only_b"):
         assert f"\n{tool} (plugin " in result.stdout
