@@ -219,7 +219,7 @@ async def test_a_broken_observer_never_breaks_the_session(caplog: pytest.LogCapt
             client = RealtimeClient(url=server.url, plugins=False)
             client.on("error", errors.append)
             first = attach(client, broken, name="broken")
-            second = attach(client, asynchronous, name="async")  # type: ignore[arg-type]
+            second = attach(client, asynchronous, name="async")
             items: list[str] = []
             client.on("conversation.item.completed", lambda event: items.append(event["item"]["type"]))
             await one_turn(client)
