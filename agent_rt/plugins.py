@@ -23,14 +23,18 @@ import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 
 from . import hookspecs
 from .errors import ConfigurationError, RealtimeError
-from .protocol.dialect import config_to_wire, flatten_config
+from .protocol.dialect import config_to_wire, flatten_config, merge_config
 from .tools.definition import Tool
+
+if TYPE_CHECKING:
+    from .client import RealtimeClient
+    from .observers import ObserverHandle
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -41,6 +45,7 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "PluginLoader",
+    "apply_to_client",
     "format_report",
     "load_plugins",
     "main",
@@ -505,6 +510,22 @@ class _SessionDefaults:
             else:
                 clashes.append(PluginConflictError(key, first, info.name, kind="session default"))
         return clashes
+
+
+def apply_to_client(
+    client: RealtimeClient, loaded: LoadedPlugins, *, session_defaults: bool = True
+) -> list[ObserverHandle]:
+    """What a new client takes from its plugins besides tools: session defaults, then observers.
+
+    The defaults are merged under the client's config at construction, so every later
+    ``update_session`` overrides them; ``session_defaults=False`` leaves them out. Returns the
+    handles of the observers attached (``agent_rt_observer``).
+    """
+    from .observers import attach_plugin_observers
+
+    if session_defaults and loaded.session_defaults:
+        client.session_config = merge_config(client.session_config, flatten_config(loaded.session_defaults))
+    return attach_plugin_observers(client, loaded)
 
 
 def format_report(loaded: LoadedPlugins) -> str:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from .client import RealtimeClient
 
-__all__ = ["RealtimeTracer", "instrument"]
+__all__ = ["RealtimeTracer", "instrument", "observer_for"]
 
 INSTRUMENTATION_NAME = "agent_rt"
 PROVIDER = "openai"  # the protocol's provider; server.address tells a relay or the local server apart
@@ -52,6 +52,11 @@ def instrument(client: RealtimeClient, *, tracer_provider: TracerProvider | None
     ``tracer_provider`` defaults to the global one (``opentelemetry.trace.set_tracer_provider``).
     Raises :class:`~agent_rt.errors.ConfigurationError` when ``opentelemetry-api`` is missing.
     """
+    return attach(client, observer_for(client, tracer_provider=tracer_provider), name="agent_rt.telemetry")
+
+
+def observer_for(client: RealtimeClient, *, tracer_provider: TracerProvider | None = None) -> RealtimeTracer:
+    """The tracing observer for ``client``, unattached: what a plugin's ``agent_rt_observer`` returns."""
     try:
         from opentelemetry import trace
     except ImportError:
@@ -59,9 +64,7 @@ def instrument(client: RealtimeClient, *, tracer_provider: TracerProvider | None
             "agent_rt.telemetry needs opentelemetry-api: pip install 'agentrt[otel]'"
         ) from None
     tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider=tracer_provider)
-    realtime = client.realtime
-    observer = RealtimeTracer(tracer, url=realtime.url, model=realtime.model)
-    return attach(client, observer, name="agent_rt.telemetry")
+    return RealtimeTracer(tracer, url=client.realtime.url, model=client.realtime.model)
 
 
 class RealtimeTracer:
