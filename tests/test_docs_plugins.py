@@ -15,7 +15,7 @@ PAGES = ("plugins.md", "telemetry.md", "install.md")
 
 
 def snippets() -> list[tuple[str, int, str]]:
-    found = []
+    found: list[tuple[str, int, str]] = []
     for page in PAGES:
         blocks = re.findall(r"^```python\n(.*?)^```", (DOCS / page).read_text(), re.S | re.M)
         found.extend((page, index, block) for index, block in enumerate(blocks))
