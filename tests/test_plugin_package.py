@@ -154,7 +154,7 @@ async def session_seen_by_server(**settings: Any) -> dict[str, Any]:
 async def test_the_plugins_session_defaults_reach_the_server() -> None:
     session = await session_seen_by_server()
     assert session["instructions"] == FRAGMENT
-    assert session["audio"]["input"]["transcription"] == {"model": "whisper-1"}
+    assert session["audio"]["input"]["transcription"]["model"] == "whisper-1"
 
 
 @pytest.mark.anyio
@@ -164,4 +164,4 @@ async def test_the_applications_update_session_overrides_them() -> None:
         instructions="The application's own.", input_audio_transcription={"model": "gpt-4o-transcribe"}
     )
     assert session["instructions"] == "The application's own."
-    assert session["audio"]["input"]["transcription"] == {"model": "gpt-4o-transcribe"}
+    assert session["audio"]["input"]["transcription"]["model"] == "gpt-4o-transcribe"

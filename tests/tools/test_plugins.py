@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -564,3 +565,56 @@ def test_tools_list_exits_1_when_a_plugin_fails_to_load(site: FakeSite) -> None:
         f"error: plugin '{typo}': implements an unknown hook 'agent_rt_tool' (did you mean 'agent_rt_tools'?)"
         in result.stdout.splitlines()
     )
+
+
+def test_tools_list_json_and_plugins_json_report_the_conflict(site: FakeSite) -> None:
+    first, second = clashing_site(site)
+    result = run_cli(site, "tools", "list", "--json", enable=f"{first},{second}")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [(tool["name"], tool["plugin"]) for tool in data["tools"]] == [
+        ("dup_tool", first),
+        ("only_a", first),
+        ("only_b", second),
+    ]
+    assert data["tools"][0]["definition"]["name"] == "dup_tool"
+    assert data["errors"] == []
+    [conflict] = data["conflicts"]
+    assert (conflict["kind"], conflict["name"], conflict["plugins"], conflict["kept_by"]) == (
+        "tool",
+        "dup_tool",
+        [first, second],
+        first,
+    )
+
+    listing = run_cli(site, "plugins", "--json", enable=f"{first},{second}")
+    assert listing.returncode == 0, listing.stderr
+    plugins = json.loads(listing.stdout)
+    assert [
+        (entry["name"], entry["distribution"], entry["version"], entry["tools"])
+        for entry in plugins["plugins"]
+    ] == [
+        (first, "agentrt-dup-a", "1.0", ["dup_tool", "only_a"]),
+        (second, "agentrt-dup-b", "2.0", ["only_b"]),
+    ]
+    assert plugins["conflicts"] == data["conflicts"]
+    text = run_cli(site, "plugins", enable=f"{first},{second}")
+    assert text.returncode == 0
+    assert f"conflict: plugins '{first}' and '{second}' both provide the tool 'dup_tool'" in text.stdout
+
+
+def test_plugins_command_exits_1_and_lists_a_plugin_that_failed(site: FakeSite) -> None:
+    crashing = site.module("crash", "raise RuntimeError('no config file')\n")
+    good = site.tools_module("fine", "fine_tool")
+    site.dist("agentrt-crash", "0.1", {crashing: crashing, good: good}, "agent_rt")
+    result = run_cli(site, "plugins", "--json", enable=f"{crashing},{good}")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert [entry["name"] for entry in data["plugins"]] == [good]
+    assert data["errors"] == [
+        {
+            "plugin": crashing,
+            "reason": "import failed: RuntimeError: no config file",
+            "message": f"plugin '{crashing}': import failed: RuntimeError: no config file",
+        }
+    ]
