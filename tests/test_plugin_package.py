@@ -120,6 +120,21 @@ def test_the_demo_is_recorded_and_the_plugin_command_summarises_it(installed: Pa
     assert "no such directory" in missing.stderr
 
 
+def test_a_broken_observer_of_an_installed_plugin_does_not_break_the_demo(
+    installed: Path, tmp_path: Path
+) -> None:
+    """The recorder cannot create its directory (a file is in the way): every event fails in the observer."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    demo = agent_rt(installed, "demo", AGENT_RT_RECORD_DIR=str(blocker / "recordings"))
+    assert demo.returncode == 0, demo.stderr
+    assert "is 483." in demo.stdout  # the conversation went on to the end
+    reported = [line for line in demo.stdout.splitlines() if "observer 'recorder' failed" in line]
+    assert len(reported) == 1, demo.stdout  # reported once as an error event, then only logged at DEBUG
+    assert "NotADirectoryError" in reported[0] or "FileExistsError" in reported[0]
+    assert demo.stderr.count("observer 'recorder' failed") == 1  # the WARNING log line
+
+
 @pytest.fixture
 def on_path(installed: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The installed package importable in this process, and only it among the plugins."""
