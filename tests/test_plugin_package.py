@@ -104,9 +104,10 @@ def test_the_demo_is_recorded_and_the_plugin_command_summarises_it(installed: Pa
     assert names.count("tool.call.finished") == 2  # get_time and calculate
     assert names[-1] == "close"
     audio = [
-        entry["event"]
+        entry["payload"]["event"]
         for entry in records
-        if entry["name"] == "realtime.event" and entry["event"]["type"] == "response.output_audio.delta"
+        if entry["name"] == "realtime.event"
+        and entry["payload"]["event"]["type"] == "response.output_audio.delta"
     ]
     assert audio
     assert all(event["delta"].endswith("base64 characters>") for event in audio)

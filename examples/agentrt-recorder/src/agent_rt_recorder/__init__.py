@@ -28,7 +28,8 @@ ENV_DIR = "AGENT_RT_RECORD_DIR"
 
 
 class Recorder:
-    """An observer: one JSON line per event, to a file opened on the first event and closed on ``close``.
+    """An observer: one JSON line per event (``{"name", "payload"}``), to a file opened on the first event
+    and closed on ``close``.
 
     Writes are small and buffered; an application with heavy traffic would hand them to a thread.
     """
@@ -42,7 +43,7 @@ class Recorder:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", encoding="utf-8")
-        record = {"name": name, **_without_audio(payload)}
+        record = {"name": name, "payload": _without_audio(payload)}
         self._file.write(json.dumps(record, default=str) + "\n")
         if name == "close":
             self._file.close()
@@ -70,9 +71,10 @@ def summarise(directory: Path) -> list[str]:
         names = Counter(record["name"] for record in records)
         session = next(
             (
-                record["event"]["session"].get("id")
+                record["payload"]["event"]["session"].get("id")
                 for record in records
-                if record["name"] == "realtime.event" and record["event"].get("type") == "session.created"
+                if record["name"] == "realtime.event"
+                and record["payload"]["event"].get("type") == "session.created"
             ),
             "?",
         )
