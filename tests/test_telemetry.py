@@ -172,3 +172,19 @@ def test_importing_agent_rt_does_not_import_opentelemetry() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "False"
+
+
+def test_without_opentelemetry_instrument_says_which_extra_to_install() -> None:
+    code = (
+        "import sys; sys.modules['opentelemetry'] = None\n"
+        "from agent_rt import RealtimeClient, ConfigurationError\n"
+        "from agent_rt.telemetry import instrument\n"
+        "try:\n"
+        "    instrument(RealtimeClient(api_key='x', plugins=False))\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "agent_rt.telemetry needs opentelemetry-api: pip install 'agentrt[otel]'"
