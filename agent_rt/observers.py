@@ -65,9 +65,11 @@ class ObserverHandle:
         self._handlers.clear()
 
     def _deliver(self, event: str, payload: Any) -> None:
+        if type(payload) is not dict and not isinstance(payload, Mapping):  # the client's payloads are dicts
+            payload = {"value": payload}
         try:
-            result = self.observer(event, payload if isinstance(payload, Mapping) else {"value": payload})
-            if inspect.isawaitable(result):
+            result = self.observer(event, payload)
+            if result is not None and inspect.isawaitable(result):
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
