@@ -12,6 +12,7 @@ import argparse
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import ssl
 import sys
@@ -36,12 +37,14 @@ Status = Literal["ok", "info", "warn", "fail"]
 DISTRIBUTION = "agentrt"
 MIN_PYTHON = (3, 10)
 
-#: Each extra and the distributions it installs (as in pyproject.toml), with what it is for.
+#: The runtime extras, what each is for, and its distributions when agentrt's metadata can't be read.
 EXTRAS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "relay": (("starlette", "uvicorn"), "agent_rt.relay"),
     "mcp": (("mcp",), "agent_rt.mcp (MCP servers' tools)"),
     "otel": (("opentelemetry-api",), "agent_rt.telemetry (OpenTelemetry spans)"),
 }
+_EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -149,9 +152,24 @@ def _is_our_command(path: Path) -> bool:
     return b"agent_rt.cli" in head or not head.startswith(b"#!")  # a native launcher: can't tell
 
 
+def extra_packages() -> dict[str, tuple[str, ...]]:
+    """Each runtime extra's distributions, from the installed agentrt's metadata (as pyproject.toml says)."""
+    found: dict[str, list[str]] = {}
+    try:
+        requirements = importlib.metadata.requires(DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        requirements = []
+    for requirement in requirements:
+        marker, name = _EXTRA_MARKER.search(requirement), _NAME.match(requirement)
+        if marker is not None and name is not None and marker.group(1) in EXTRAS:
+            found.setdefault(marker.group(1), []).append(name.group(0))
+    return {extra: tuple(found.get(extra, ())) or packages for extra, (packages, _) in EXTRAS.items()}
+
+
 def check_extras() -> list[Check]:
     checks: list[Check] = []
-    for extra, (packages, purpose) in EXTRAS.items():
+    for extra, packages in extra_packages().items():
+        purpose = EXTRAS[extra][1]
         versions: list[str] = []
         for package in packages:
             try:

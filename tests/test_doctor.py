@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -57,7 +58,13 @@ def test_the_key_is_reported_present_but_never_shown() -> None:
     result = run("--offline", "--json", env={"OPENAI_API_KEY": SECRET})
     assert result.returncode == 0, result.stderr
     assert SECRET not in result.stdout + result.stderr
-    assert "OPENAI_API_KEY is set (value not shown)" in result.stdout
+    checks = {check["name"]: check for check in json.loads(result.stdout)}
+    assert checks["api key"] == {
+        "name": "api key",
+        "status": "ok",
+        "detail": "OPENAI_API_KEY is set (value not shown)",
+        "fix": "",
+    }
 
 
 def test_a_key_with_whitespace_fails() -> None:
@@ -109,6 +116,13 @@ def test_the_foreign_distribution_is_recognised_by_its_files(
     assert check.status == "fail"
     assert "named 'agent-rt' 0.0.3 is installed (the unrelated project)" in check.detail
     assert check.fix == "pip uninstall agent-rt, then pip install --force-reinstall agentrt"
+
+
+def test_the_extras_are_read_from_the_installed_metadata() -> None:
+    packages = doctor.extra_packages()
+    assert packages["otel"] == ("opentelemetry-api",)
+    assert "starlette" in packages["relay"]
+    assert packages["mcp"] == ("mcp",)
 
 
 def test_extras_say_how_to_install_them() -> None:
