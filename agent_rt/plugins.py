@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pluggy
 
 from . import hookspecs
+from . import session_defaults as _defaults
 from .errors import ConfigurationError, RealtimeError
-from .protocol.dialect import config_to_wire, flatten_config, merge_config
 from .tools.definition import Tool
 
 if TYPE_CHECKING:
@@ -61,22 +61,6 @@ ENV_ENABLE = "AGENT_RT_PLUGINS"
 ENV_DISABLE = "AGENT_RT_DISABLE_PLUGINS"
 
 _MAX_REASON = 300
-
-#: Session fields (flat spelling) a plugin may default; tools come from ``agent_rt_tools`` only.
-SESSION_DEFAULT_FIELDS = frozenset(
-    {
-        "instructions",
-        "voice",
-        "speed",
-        "turn_detection",
-        "input_audio_transcription",
-        "input_audio_noise_reduction",
-        "modalities",
-        "temperature",
-        "max_response_output_tokens",
-        "truncation",
-    }
-)
 
 
 class PluginError(RealtimeError):
@@ -238,7 +222,7 @@ class PluginLoader:
         loaded: list[PluginInfo] = []
         errors: list[PluginError] = []
         skipped: list[str] = []
-        combined = _SessionDefaults()
+        combined = _defaults.Combined()
         tool_owner: dict[str, str] = {}
         seen: dict[str, _Candidate] = {}
         for candidate in [*_explicit(plugins), *self._entry_points()]:
@@ -265,7 +249,10 @@ class PluginLoader:
                 continue
             info, clashes = _drop_taken_tools(info, tool_owner)
             errors.extend(clashes)
-            errors.extend(combined.add(info))
+            errors.extend(
+                PluginConflictError(field_name, first, info.name, kind="session default")
+                for field_name, first in combined.add(info.name, info.session_defaults)
+            )
             loaded.append(info)
         if allowed is not None:
             errors.extend(
@@ -333,8 +320,14 @@ def _from_entry_point(point: importlib.metadata.EntryPoint) -> _Candidate:
 
 def _reason(stage: str, exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
-    text = f"{stage}: {type(exc).__name__}" + (f": {lines[0]}" if lines else "")
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+    return _shorten(f"{stage}: {type(exc).__name__}" + (f": {lines[0]}" if lines else ""))
+
+
+def _shorten(text: str) -> str:
+    """One line of at most ``_MAX_REASON`` characters."""
+    lines = text.strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 1] + "…"
 
 
 def _load_one(manager: pluggy.PluginManager, candidate: _Candidate, config: Mapping[str, Any]) -> PluginInfo:
@@ -459,57 +452,11 @@ def _collect_session_defaults(
     manager: pluggy.PluginManager, name: str, config: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The plugin's ``agent_rt_session_defaults``, flattened and checked (fields, wire shape)."""
-    fields: dict[str, Any] = {}
-    for result in _call_hook(manager, "agent_rt_session_defaults", name, {"config": config}):
-        if not isinstance(result, Mapping):
-            raise PluginError(
-                name, f"agent_rt_session_defaults returned {type(result).__name__}, expected a dict"
-            )
-        try:
-            flat = flatten_config(result)
-        except ConfigurationError as exc:
-            raise PluginError(name, _reason("invalid session defaults", exc)) from exc
-        refused = sorted(set(flat) - SESSION_DEFAULT_FIELDS)
-        if refused:
-            raise PluginError(
-                name,
-                f"session default {refused[0]!r} is not allowed "
-                f"(allowed: {', '.join(sorted(SESSION_DEFAULT_FIELDS))})",
-            )
-        instructions = flat.get("instructions")
-        if instructions is not None and not isinstance(instructions, str):
-            raise PluginError(name, "session default 'instructions' must be a string")
-        fields.update(flat)
-    if fields:
-        try:
-            config_to_wire(fields, "ga")
-        except ConfigurationError as exc:
-            raise PluginError(name, _reason("invalid session defaults", exc)) from exc
-    return fields
-
-
-class _SessionDefaults:
-    """Combines the plugins' session defaults in load order (instruction fragments add up)."""
-
-    def __init__(self) -> None:
-        self.fields: dict[str, Any] = {}
-        self._owner: dict[str, str] = {}
-        self._fragments: list[str] = []
-
-    def add(self, info: PluginInfo) -> list[PluginError]:
-        clashes: list[PluginError] = []
-        for key, value in info.session_defaults.items():
-            if key == "instructions":
-                if value.strip():
-                    self._fragments.append(value.strip())
-                    self.fields["instructions"] = "\n\n".join(self._fragments)
-                continue
-            first = self._owner.setdefault(key, info.name)
-            if first == info.name:
-                self.fields[key] = value
-            else:
-                clashes.append(PluginConflictError(key, first, info.name, kind="session default"))
-        return clashes
+    results = _call_hook(manager, "agent_rt_session_defaults", name, {"config": config})
+    try:
+        return _defaults.check(results)
+    except _defaults.SessionDefaultsError as exc:
+        raise PluginError(name, _shorten(str(exc))) from exc
 
 
 def apply_to_client(
@@ -524,7 +471,7 @@ def apply_to_client(
     from .observers import attach_plugin_observers
 
     if session_defaults and loaded.session_defaults:
-        client.session_config = merge_config(client.session_config, flatten_config(loaded.session_defaults))
+        client.session_config = _defaults.under(client.session_config, loaded.session_defaults)
     return attach_plugin_observers(client, loaded)
 
 
