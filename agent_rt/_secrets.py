@@ -64,6 +64,8 @@ class RedactingFilter(logging.Filter):
         if cleaned != message:
             record.msg = cleaned
             record.args = None
+        if record.exc_info and not record.exc_text:  # a traceback quotes the exception's message
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 

@@ -518,3 +518,22 @@ def samples_to_ms(count: int, rate: int = SAMPLE_RATE) -> int:
     if count < 0:
         raise AudioError(f"count must be non-negative, got {count}")
     return math.floor(count / sample_rate * 1000)
+
+
+def encode_input_audio(audio: Any, fmt: str) -> tuple[str, Int16Array]:
+    """Audio for ``input_audio_buffer.append`` in the session's input format ``fmt``.
+
+    Returns the base64 text to send and the int16 samples the conversation's input track keeps.
+    ``audio`` is anything :func:`coerce_pcm16` takes; for the G.711 formats, bytes are taken as
+    already encoded.
+    """
+    if fmt == "pcm16":
+        samples = coerce_pcm16(audio)
+        return pcm16_to_base64(samples), samples
+    law_decode = ulaw_decode if fmt == "g711_ulaw" else alaw_decode
+    law_encode = ulaw_encode if fmt == "g711_ulaw" else alaw_encode
+    if isinstance(audio, (bytes, bytearray, memoryview)):
+        encoded = bytes(audio)
+    else:
+        encoded = law_encode(coerce_pcm16(audio)).tobytes()
+    return pcm16_to_base64(encoded), law_decode(encoded)

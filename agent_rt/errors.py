@@ -6,6 +6,7 @@ applications can catch one type. Messages never contain API keys or tokens.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -21,13 +22,28 @@ class NotConnectedError(RealtimeError):
     """A method that needs a live connection was called while disconnected."""
 
 
-class ConnectionClosedError(RealtimeError):
-    """The connection closed (or dropped) while something was waiting on it."""
+class ConnectionClosedError(NotConnectedError):
+    """The connection closed (or dropped): raised to waiters, and to sends after the close.
 
-    def __init__(self, message: str, *, code: int | None = None, reason: str = "") -> None:
+    A :class:`NotConnectedError` too, so one ``except NotConnectedError`` covers every call made
+    while there is no connection.
+
+    ``code`` and ``reason`` are the close frame's; ``server_error`` is the ``error`` the server sent
+    just before an application close (code 4000 and up: e.g. ``beta_api_shape_disabled``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        reason: str = "",
+        server_error: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
+        self.server_error = dict(server_error) if server_error is not None else None
 
 
 class HandshakeError(RealtimeError):

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..audio import alaw_decode, ulaw_decode
-from ..errors import ConversationError
+from ..errors import ConfigurationError, ConversationError
 from .audio_buffer import AudioBuffer, InputAudioTrack, Int16Array, empty_audio
 from .dialect import BETA_TO_GA_EVENTS, has_key, turn_detection_enabled
 
@@ -81,6 +81,19 @@ def _copy_without_output(response: Mapping[str, Any]) -> dict[str, Any]:
 def sample_rate(audio_format: str) -> int:
     """Samples per second of a flat audio format name (G.711 is 8 kHz, PCM16 24 kHz)."""
     return 8000 if audio_format in ("g711_ulaw", "g711_alaw") else 24000
+
+
+def audio_part_index(item: Mapping[str, Any]) -> int:
+    """The content index of an assistant message's audio (what ``conversation.item.truncate`` names).
+
+    Raises :class:`~agent_rt.errors.ConfigurationError` for any other item, or one with no audio.
+    """
+    if item.get("type") != "message" or item.get("role") != "assistant":
+        raise ConfigurationError("can only truncate the audio of assistant messages")
+    for index, part in enumerate(item.get("content") or ()):
+        if part.get("type") in ("audio", "output_audio"):
+            return index
+    raise ConfigurationError(f"item {item.get('id')!r} has no audio to truncate")
 
 
 class _ItemState:

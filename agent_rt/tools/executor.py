@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,11 +17,12 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from .._secrets import redact, redacting_logger
 from .definition import Tool
 
 __all__ = ["ToolResult", "execute_tool_call"]
 
-logger = logging.getLogger("agent_rt.tools")
+logger = redacting_logger("agent_rt.tools")  # handler errors may quote secrets
 
 #: Longest schema-error message kept per error, so a huge argument can't flood the output.
 _MAX_ERROR_TEXT = 300
@@ -101,7 +101,8 @@ def _schema_problems(tool: Tool, arguments: dict[str, Any]) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    message = str(exc)
+    """The error the model reads: secrets a handler's message may quote are masked."""
+    message = redact(str(exc))
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
