@@ -459,19 +459,22 @@ def _collect_session_defaults(
         raise PluginError(name, _shorten(str(exc))) from exc
 
 
-def apply_to_client(
-    client: RealtimeClient, loaded: LoadedPlugins, *, session_defaults: bool = True
-) -> list[ObserverHandle]:
+def apply_to_client(client: RealtimeClient, loaded: LoadedPlugins) -> list[ObserverHandle]:
     """What a new client takes from its plugins besides tools: session defaults, then observers.
 
-    The defaults are merged under the client's config at construction, so every later
-    ``update_session`` overrides them; ``session_defaults=False`` leaves them out. Returns the
-    handles of the observers attached (``agent_rt_observer``).
+    Called once by ``RealtimeClient.__init__``. The defaults are merged into the client's config
+    before the application touches it, so every later ``update_session`` overrides them;
+    ``RealtimeClient(session_defaults=False)`` leaves them out. Defaults the client's dialect
+    refuses are logged and left out. Returns the handles of the attached observers.
     """
     from .observers import attach_plugin_observers
 
-    if session_defaults and loaded.session_defaults:
-        client.session_config = _defaults.under(client.session_config, loaded.session_defaults)
+    settings = client.settings
+    if settings.defaults and loaded.session_defaults:
+        try:
+            settings.update(loaded.session_defaults)
+        except ConfigurationError as exc:
+            logger.warning("agent_rt plugins' session defaults not used: %s", exc)
     return attach_plugin_observers(client, loaded)
 
 

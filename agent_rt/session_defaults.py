@@ -1,4 +1,4 @@
-"""Session defaults from plugins: the fields allowed, one plugin's checked, several combined, a client's base.
+"""Session defaults from plugins: the fields allowed, one plugin's checked, several combined.
 
 Pure functions over dicts (no plugin machinery): :mod:`agent_rt.plugins` calls the hooks and turns
 the problems reported here into plugin errors and conflicts.
@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import ConfigurationError
-from .protocol.dialect import config_to_wire, flatten_config, merge_config
+from .protocol.dialect import config_to_wire, flatten_config
 
-__all__ = ["FIELDS", "Combined", "SessionDefaultsError", "check", "under"]
+__all__ = ["FIELDS", "Combined", "SessionDefaultsError", "check"]
 
 #: Session fields (flat spelling) a plugin may default; tools come from ``agent_rt_tools`` only.
 FIELDS = frozenset(
@@ -86,8 +86,3 @@ class Combined:
             else:
                 taken.append((key, first))
         return taken
-
-
-def under(config: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` (a client's flat session config) with ``defaults`` merged in, as its new starting point."""
-    return merge_config(config, flatten_config(defaults))

@@ -269,3 +269,36 @@ async def test_plugin_observers_are_asked_per_client_and_failures_are_contained(
         await one_turn(client)
     assert "realtime.event" in seen
     assert seen[-1] == "close"
+
+
+# -- what a client takes from its plugins ---------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_client_starts_from_the_plugins_defaults_and_the_application_overrides_them() -> None:
+    plugin = Defaults(voice="marin", instructions="Be brief.")
+    client = RealtimeClient(api_key="x", plugins={"prefs": plugin})
+    assert (client.session_config["voice"], client.session_config["instructions"]) == ("marin", "Be brief.")
+    await client.update_session(voice="cedar")
+    assert (client.session_config["voice"], client.session_config["instructions"]) == ("cedar", "Be brief.")
+    bound = RealtimeClient(api_key="x", plugins={"prefs": plugin}, session_defaults=False)
+    assert bound.session_config == {}
+
+
+@pytest.mark.anyio
+async def test_a_plugins_broken_observer_never_breaks_a_clients_session() -> None:
+    class Broken:
+        @hookimpl
+        def agent_rt_observer(self) -> Any:
+            def observe(name: str, payload: Mapping[str, Any]) -> None:
+                raise ValueError("bug")
+
+            return observe
+
+    errors: list[dict[str, Any]] = []
+    async with LocalRealtimeServer(scenario=SCENARIO) as server:
+        client = RealtimeClient(url=server.url, plugins={"broken": Broken()})
+        client.on("error", errors.append)
+        await one_turn(client)
+        assert client.conversation.get_items()[-1]["formatted"]["transcript"] == "Hello there."
+    assert [(error["type"], error["observer"]) for error in errors] == [("observer_error", "broken")]
