@@ -133,3 +133,16 @@ def test_extras_say_how_to_install_them() -> None:
         assert check.status in ("ok", "info")
         if check.status == "info":
             assert "pip install 'agentrt[" in check.detail
+
+
+def test_a_plugin_that_fails_to_load_is_a_failure(tmp_path: Path) -> None:
+    (tmp_path / "doctor_broken_plugin.py").write_text("raise ImportError('needs libfoo')\n")
+    info = tmp_path / "doctor_broken-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: doctor-broken\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[agent_rt]\ndoctor_broken = doctor_broken_plugin\n")
+    result = run("--offline", env={"AGENT_RT_PLUGINS": "doctor_broken"}, path=(tmp_path,))
+    assert result.returncode == 1
+    reason = "plugin 'doctor_broken': import failed: ImportError: needs libfoo"
+    assert f"fail  plugins      loaded: none; failed: {reason}" in result.stdout
+    assert "fix: see agent-rt plugins" in result.stdout
