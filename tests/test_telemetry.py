@@ -188,3 +188,31 @@ def test_without_opentelemetry_instrument_says_which_extra_to_install() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "agent_rt.telemetry needs opentelemetry-api: pip install 'agentrt[otel]'"
+
+
+@pytest.mark.anyio
+async def test_a_reconnect_ends_one_session_span_and_starts_another(exporter: InMemorySpanExporter) -> None:
+    from agent_rt import ReconnectPolicy
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    fast = ReconnectPolicy(initial_delay=0.01, max_delay=0.04, jitter=0.0, max_attempts=3, attempt_timeout=5)
+    async with LocalRealtimeServer(scenario=SCENARIO) as server:
+        client = RealtimeClient(api_key=SECRET, url=server.url, plugins=False, reconnect=fast)
+        handle = instrument(client, tracer_provider=provider)
+        async with client:
+            await client.wait_for_session_created(timeout=10)
+            with anyio.fail_after(10):
+                await client.realtime.abort()  # as a failed network would
+                await client.wait_for_next("reconnected")
+            await client.wait_for_session_created(timeout=10)
+    assert handle.failures == 0, handle.last_error
+    sessions = sorted(
+        (span for span in exporter.get_finished_spans() if span.name.startswith("realtime")),
+        key=lambda span: span.start_time or 0,
+    )
+    assert len(sessions) == 2
+    first, second = (attrs(span) for span in sessions)
+    assert first["agent_rt.close.code"] == 1006
+    assert first["gen_ai.conversation.id"] != second["gen_ai.conversation.id"]
+    assert all(span.parent is None for span in sessions)
