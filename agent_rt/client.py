@@ -1,23 +1,11 @@
 """RealtimeClient: the primary abstraction, as in the JavaScript reference client, in async Python.
 
-It owns a :class:`~agent_rt.api.RealtimeAPI` (the socket) and a
-:class:`~agent_rt.protocol.RealtimeConversation` (the item cache), keeps the session config and
-the tools, and turns server events into the custom events applications listen to:
-``conversation.updated``, ``conversation.item.appended``, ``conversation.item.completed``,
-``conversation.interrupted``, ``realtime.event``, ``error`` and ``close`` (the disconnect
-notification), plus ``tool.call.started`` / ``tool.call.finished``.
-
-The client is glue around small pure machines, each tested on its own: the connection
-:class:`~agent_rt.protocol.lifecycle.Lifecycle`, the
-:class:`~agent_rt.protocol.responses.ResponseGate` (one ``response.create`` in flight), the
-:class:`~agent_rt.protocol.cursor.ItemCursor` (the ``wait_for_next_*`` rule), the
-:class:`~agent_rt._session_settings.SessionSettings`, and the tool runtime
-(:class:`~agent_rt._tool_runner.ToolRunner`, shared with the relay). Decisions are taken by a
-machine before a send; no state here is written on both sides of an ``await``.
-
-With ``reconnect=`` a recoverable close (see :mod:`agent_rt.reconnect`) does not end the client:
-it emits ``reconnecting`` (per attempt), opens a new session with the same config and tools, and
-emits ``reconnected``, or ``reconnect.failed`` and then ``close`` once the attempts run out.
+It owns a :class:`~agent_rt.api.RealtimeAPI` (the socket) and a :class:`RealtimeConversation`
+(the item cache), keeps the session config and the tools, and turns server events into the custom
+events applications listen to (see the class docstring and docs/events.md). It is glue around pure
+machines, each tested on its own (protocol/lifecycle.py, responses.py, cursor.py, tool_batches.py,
+_session_settings.py) and the tool runtime shared with the relay (_tool_runner.py): decisions are
+taken by a machine before a send, and no state here is written on both sides of an ``await``.
 """
 
 from __future__ import annotations
@@ -29,22 +17,20 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
-
-from . import _reconnector
 from . import audio as audio_utils
+from ._reconnector import Reconnector
 from ._session_settings import DEFAULT_SESSION_CONFIG, SessionSettings
 from ._tool_runner import DEFAULT_MAX_OUTPUT_CHARS, ToolRunner
 from ._waiting import Changes
 from .api import RealtimeAPI, new_event_id
 from .errors import ConfigurationError, ConnectionClosedError, ConversationError, NotConnectedError
 from .events import EventEmitter
-from .protocol.conversation import Item, RealtimeConversation, audio_part_index, sample_rate
+from .protocol.conversation import Item, RealtimeConversation, audio_part_index, sample_rate, user_message
 from .protocol.cursor import ItemCursor
 from .protocol.dialect import config_to_wire, normalize_event_type
-from .protocol.lifecycle import ConnectionState, Lifecycle
+from .protocol.lifecycle import ConnectionState, Lifecycle, close_error
 from .protocol.responses import ErrorKind, ResponseGate
-from .reconnect import ReconnectPolicy, coerce_policy, is_session_limit
+from .reconnect import ReconnectPolicy, coerce_policy
 from .tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
@@ -65,23 +51,15 @@ RENEW_REASON = "renewed by the application"
 #: 15 MiB cap, and a long recording goes as many frames.
 MAX_APPEND_BYTES = 1 << 20
 
-_USER_CONTENT_TYPES = frozenset({"input_text", "input_audio", "input_image", "item_reference"})
 _CLOSE_ON_DISCONNECT = {"code": 1000, "reason": "", "error": False}
-
-
-def _closed_error(
-    payload: Mapping[str, Any], server_error: Mapping[str, Any] | None
-) -> ConnectionClosedError:
-    """The error of a close; an application close (4000+) carries the server's last ``error``."""
-    code, reason = payload.get("code"), payload.get("reason") or ""
-    message = f"connection closed (code {code}{', ' + reason if reason else ''})"
-    if server_error is not None and (code is None or code >= 4000):
-        message += f": {server_error.get('code') or 'error'}: {server_error.get('message') or ''}".rstrip()
-    return ConnectionClosedError(message, code=code, reason=reason, server_error=server_error)
 
 
 class RealtimeClient(EventEmitter):
     """Session config, tools, user input, responses and the conversation cache, over one connection.
+
+    Events: ``conversation.updated``, ``conversation.item.appended``, ``conversation.item.completed``,
+    ``conversation.interrupted``, ``realtime.event``, ``error``, ``close``, ``tool.call.started`` /
+    ``tool.call.finished``, and with ``reconnect=``: ``reconnecting``, ``reconnected``, ``reconnect.failed``.
 
     ``api_key`` defaults to ``OPENAI_API_KEY``; ``url`` to ``wss://api.openai.com/v1/realtime``
     (a relay, the local server or a compatible service work the same); ``protocol`` is ``"ga"``
@@ -113,8 +91,6 @@ class RealtimeClient(EventEmitter):
         session_defaults: bool = True,
     ) -> None:
         super().__init__()
-        self.reconnect_policy: ReconnectPolicy | None = coerce_policy(reconnect)
-        self.before_reconnect = before_reconnect
         self.realtime = RealtimeAPI(
             url=url,
             api_key=api_key,
@@ -142,10 +118,19 @@ class RealtimeClient(EventEmitter):
             owns=lambda name: name in self.tools or not self.settings.declared_without_handler(name),
             max_output_chars=tool_output_limit,
         )
+        self._reconnector = Reconnector(
+            coerce_policy(reconnect),
+            before_reconnect,
+            realtime=self.realtime,
+            lifecycle=self.lifecycle,
+            changes=self._changes,
+            emit=self.emit,
+            send_session=self._send_session_update,
+            session_created=lambda: self._session_created,
+            session=lambda: self.session,
+        )
         self._close_reported = False
         self._renewing = False  # renew_session() is closing the socket on purpose
-        self._attempt_close: dict[str, Any] | None = None  # how a reconnect attempt's socket closed
-        self._last_reconnect: tuple[float, int] | None = None  # (when, attempts used) of the last one
         self._server_error: dict[str, Any] | None = None  # the last ``error`` of this connection
         self._reset_session_state()
         self.realtime.on("server.*", self._on_server_event)
@@ -175,6 +160,20 @@ class RealtimeClient(EventEmitter):
             self.tools.add(tool)
         self.plugins = loaded
         return loaded
+
+    @property
+    def reconnect_policy(self) -> ReconnectPolicy | None:
+        """The policy for recoverable closes (``reconnect=``), or None: a drop closes the client."""
+        return self._reconnector.policy
+
+    @property
+    def before_reconnect(self) -> Callable[[dict[str, Any]], Awaitable[None] | None] | None:
+        """The application's hook run before each reconnect attempt (``before_reconnect=``)."""
+        return self._reconnector.hook
+
+    @before_reconnect.setter
+    def before_reconnect(self, hook: Callable[[dict[str, Any]], Awaitable[None] | None] | None) -> None:
+        self._reconnector.hook = hook
 
     @property
     def session_config(self) -> dict[str, Any]:
@@ -219,7 +218,8 @@ class RealtimeClient(EventEmitter):
         """
         self.lifecycle.connecting()
         self._close_reported = self._renewing = False
-        self._server_error = self._last_reconnect = None
+        self._server_error = None
+        self._reconnector.forget()
         self._reset_session_state()
         try:
             await self.realtime.connect()
@@ -344,20 +344,9 @@ class RealtimeClient(EventEmitter):
     async def send_user_message_content(self, content: Iterable[Mapping[str, Any]] = ()) -> None:
         """Send a user message (``input_text`` / ``input_audio`` parts), then ask for a response."""
         self._app_sends("send a message")
-        parts: list[dict[str, Any]] = []
-        for part in content:
-            if not isinstance(part, Mapping) or part.get("type") not in _USER_CONTENT_TYPES:
-                allowed = ", ".join(sorted(_USER_CONTENT_TYPES))
-                raise ConfigurationError(f"user content parts must be dicts of type {allowed}: {part!r:.80}")
-            converted = dict(part)
-            audio = converted.get("audio")
-            if converted["type"] == "input_audio" and audio is not None and not isinstance(audio, str):
-                converted["audio"] = audio_utils.encode_input_audio(
-                    audio, self.settings.audio_format("input")
-                )[0]
-            parts.append(converted)
-        if parts:
-            item = {"type": "message", "role": "user", "content": parts}
+        fmt = self.settings.audio_format("input")
+        item = user_message(content, lambda audio: audio_utils.encode_input_audio(audio, fmt)[0])
+        if item["content"]:
             await self.realtime.send("conversation.item.create", {"item": item})
         await self._create_response(None)
 
@@ -545,7 +534,7 @@ class RealtimeClient(EventEmitter):
 
     def _on_close(self, payload: dict[str, Any]) -> None:
         if self.lifecycle.is_reconnecting:  # the socket of a reconnect attempt closed: the attempt fails
-            self._attempt_close = payload
+            self._reconnector.attempt_close = payload
             self._changes.notify()
             return
         code, reason = payload.get("code"), payload.get("reason") or ""
@@ -565,7 +554,7 @@ class RealtimeClient(EventEmitter):
 
     def _finish_close(self, payload: Mapping[str, Any], message: str | None = None) -> None:
         """The client is closed for good: fail every waiter and emit ``close`` (once)."""
-        error = _closed_error(payload, self._server_error)
+        error = close_error(payload, self._server_error)
         if message is not None:
             error = ConnectionClosedError(
                 message, code=error.code, reason=error.reason, server_error=error.server_error
@@ -586,9 +575,10 @@ class RealtimeClient(EventEmitter):
         """The server session is gone: clear what belonged to it, then reconnect in the background."""
         assert self._task_group is not None
         lost_items = self.conversation.get_items()
-        drop = _closed_error({"code": code, "reason": reason}, None)
+        drop = close_error({"code": code, "reason": reason}, None)
         drop = ConnectionClosedError(f"{drop}; reconnecting", code=code, reason=reason)
         self.lifecycle.dropped(drop)
+        self._server_error = None
         self._reset_session_state()
         self._changes.notify()
         # Waiters for what the lost session would have produced fail; those for the
@@ -603,47 +593,9 @@ class RealtimeClient(EventEmitter):
     async def _reconnect(
         self, code: int | None, reason: str, lost_items: list[Item], immediate: bool
     ) -> None:
-        policy = self.reconnect_policy or ReconnectPolicy()  # a renewal without reconnect=
-        session_limit = is_session_limit(code, reason)
-        immediate = immediate or session_limit
-
-        def opened(attempts: int) -> dict[str, Any] | None:
-            self.lifecycle.opened()
-            self._last_reconnect = (anyio.current_time(), attempts)
-            self._changes.notify()
-            logger.info("reconnected after close code %s (attempt %d): a new session", code, attempts)
-            return self.session
-
-        outcome = await _reconnector.reconnect(
-            policy,
-            first_attempt=_reconnector.attempts_already_used(policy, self._last_reconnect, immediate),
-            immediate=immediate,
-            info={"code": code, "reason": reason, "session_limit": session_limit, "lost_items": lost_items},
-            emit=self.emit,
-            open_session=self._open_new_session,
-            opened=opened,
-            close_socket=self.realtime.close_socket,
-            before_attempt=self.before_reconnect,
-        )
-        if not outcome.succeeded:
-            self._finish_close(
-                {"code": code, "reason": reason, "error": True}, _reconnector.failure_message(code, outcome)
-            )
-
-    async def _open_new_session(self, timeout: float) -> None:
-        """One attempt: new socket, session config and tools sent, ``session.created`` received."""
-        self._attempt_close = self._server_error = None
-        with anyio.fail_after(timeout):
-            await self.realtime.reconnect()
-            await self._send_session_update()
-            await self._wait_until(
-                lambda: True if self._session_created or self._attempt_close else None, None
-            )
-        closed = self._attempt_close
-        if closed is not None or not self.realtime.is_connected():
-            code, reason = (closed.get("code"), closed.get("reason") or "") if closed else (None, "")
-            message = f"the new connection closed before the session started (code {code})"
-            raise ConnectionClosedError(message, code=code, reason=reason)
+        failure = await self._reconnector.run(code, reason, lost_items, immediate)
+        if failure is not None:
+            self._finish_close({"code": code, "reason": reason, "error": True}, failure)
 
 
 def _now() -> str:

@@ -29,12 +29,12 @@ async def main() -> None:
                 await client.wait_for_next("conversation.updated", timeout=30)
             played = audio.ms_to_samples(300)  # pretend the speaker played 300 ms so far
             await client.cancel_response(item["id"], played)
+            response = await client.wait_for_response_done(timeout=30)  # the cancelled response's end
             with anyio.fail_after(30):
-                await truncated_by_server.wait()  # the server confirms the truncation
+                await truncated_by_server.wait()  # the server confirms the truncation, after the cancel
             kept = (client.conversation.get_item(item["id"]) or item)["formatted"]["audio"]
             print(f"cancelled after {played} samples played; the item keeps {len(kept)} samples")
-            response = client.conversation.get_response(client.conversation.response_of(item["id"]) or "")
-            print(f"response status: {(response or {}).get('status')}")
+            print(f"response status: {response.get('status')}")
 
 
 if __name__ == "__main__":

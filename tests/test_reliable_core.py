@@ -24,6 +24,8 @@ from agent_rt.client import MAX_APPEND_BYTES
 from agent_rt.server import LocalRealtimeServer
 from agent_rt.transport import HandshakeRequest, WebSocket
 
+from .one_packet import close_frame, one_packet_server, text_frame
+
 pytestmark = pytest.mark.anyio
 
 WAIT = 10.0
@@ -256,9 +258,6 @@ async def test_a_cancel_that_loses_the_race_with_response_done_is_not_an_error(
 
 async def test_a_server_refusal_in_the_same_packet_as_the_handshake_fails_connect_with_its_code() -> None:
     """Item 3 when the refusal lands inside connect(): the send of session.update meets the close."""
-    import base64
-    import hashlib
-
     error = {
         "type": "error",
         "error": {
@@ -267,32 +266,12 @@ async def test_a_server_refusal_in_the_same_packet_as_the_handshake_fails_connec
             "message": "The beta API shape is disabled.",
         },
     }
-    text = json.dumps(error).encode()
-    frame = bytes([0x81, 126]) + len(text).to_bytes(2, "big") + text
-    close = bytes([0x88, 2]) + (4000).to_bytes(2, "big")
-
-    async def one_packet_server(stream: anyio.abc.SocketStream) -> None:
-        request = b""
-        while b"\r\n\r\n" not in request:
-            request += await stream.receive()
-        key = next(
-            line.split(b":", 1)[1].strip()
-            for line in request.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key:")
-        )
-        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
-        await stream.send(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + frame + close
-        )
-        with anyio.move_on_after(5):
-            await stream.receive()
-        await stream.aclose()
+    frames = text_frame(error) + close_frame(4000)
 
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
     async with listener, anyio.create_task_group() as group:
-        group.start_soon(listener.serve, one_packet_server)
+        group.start_soon(listener.serve, one_packet_server(frames))
         client = RealtimeClient(url=f"ws://127.0.0.1:{port}/v1/realtime", api_key="k", plugins=False)
         closes: list[dict[str, Any]] = []
         client.on("close", closes.append)

@@ -15,6 +15,8 @@ from agent_rt import RealtimeAPI, transport
 from agent_rt.errors import ConfigurationError, ConnectionClosedError, HandshakeError, NotConnectedError
 from agent_rt.transport import HandshakeRequest, WebSocket
 
+from .one_packet import close_frame, one_packet_server, text_frame
+
 pytestmark = pytest.mark.anyio
 
 PeerHandler = Callable[[WebSocket, HandshakeRequest], Awaitable[None]]
@@ -235,35 +237,13 @@ async def test_debug_logging_redacts_the_key(caplog: pytest.LogCaptureFixture) -
 
 async def test_frames_in_the_same_packet_as_the_handshake_response_are_kept() -> None:
     """A fast server writes its first events right behind the 101: none may be lost."""
-    import base64
-    import hashlib
-
     messages = [json.dumps({"type": "event", "n": n}) for n in range(20)]
-    frames = b"".join(bytes([0x81, len(text)]) + text.encode() for text in messages)  # all < 126 bytes
-    close = bytes([0x88, 2]) + (1000).to_bytes(2, "big")
-
-    async def one_packet_server(stream: anyio.abc.SocketStream) -> None:
-        request = b""
-        while b"\r\n\r\n" not in request:
-            request += await stream.receive()
-        key = next(
-            line.split(b":", 1)[1].strip()
-            for line in request.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key:")
-        )
-        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
-        await stream.send(  # the response, every frame and the close frame: one write
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + frames + close
-        )
-        with anyio.move_on_after(5):
-            await stream.receive()  # the client's close frame; then end the TCP connection
-        await stream.aclose()
+    frames = b"".join(text_frame(text) for text in messages) + close_frame(1000)
 
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
     async with listener, anyio.create_task_group() as group:
-        group.start_soon(listener.serve, one_packet_server)
+        group.start_soon(listener.serve, one_packet_server(frames))
         websocket = await transport.connect(f"ws://127.0.0.1:{port}/v1/realtime")
         received: list[str | bytes] = []
         code: int | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import binascii
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -81,6 +81,24 @@ def _copy_without_output(response: Mapping[str, Any]) -> dict[str, Any]:
 def sample_rate(audio_format: str) -> int:
     """Samples per second of a flat audio format name (G.711 is 8 kHz, PCM16 24 kHz)."""
     return 8000 if audio_format in ("g711_ulaw", "g711_alaw") else 24000
+
+
+_USER_CONTENT_TYPES = frozenset({"input_text", "input_audio", "input_image", "item_reference"})
+
+
+def user_message(content: Iterable[Mapping[str, Any]], encode_audio: Callable[[Any], str]) -> dict[str, Any]:
+    """A user ``message`` item from content parts; ``input_audio`` that is not base64 yet is encoded."""
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        if not isinstance(part, Mapping) or part.get("type") not in _USER_CONTENT_TYPES:
+            allowed = ", ".join(sorted(_USER_CONTENT_TYPES))
+            raise ConfigurationError(f"user content parts must be dicts of type {allowed}: {part!r:.80}")
+        converted = dict(part)
+        audio = converted.get("audio")
+        if converted["type"] == "input_audio" and audio is not None and not isinstance(audio, str):
+            converted["audio"] = encode_audio(audio)
+        parts.append(converted)
+    return {"type": "message", "role": "user", "content": parts}
 
 
 def audio_part_index(item: Mapping[str, Any]) -> int:

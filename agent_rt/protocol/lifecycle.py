@@ -8,10 +8,12 @@ may run now, and every refusal is the same typed error with the same wording.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import ConfigurationError, ConnectionClosedError, NotConnectedError
 
-__all__ = ["ConnectionState", "Lifecycle"]
+__all__ = ["ConnectionState", "Lifecycle", "close_error"]
 
 
 class ConnectionState(enum.Enum):
@@ -129,3 +131,13 @@ class Lifecycle:
             raise NotConnectedError(
                 f"cannot {action}: not connected; call connect() or use 'async with client:'"
             )
+
+
+def close_error(payload: Mapping[str, Any], server_error: Mapping[str, Any] | None) -> ConnectionClosedError:
+    """The error of a close (``code``, ``reason``); an application close (4000 and up) carries the
+    ``error`` event the server sent just before it, as the service does for a retired beta shape."""
+    code, reason = payload.get("code"), payload.get("reason") or ""
+    message = f"connection closed (code {code}{', ' + reason if reason else ''})"
+    if server_error is not None and (code is None or code >= 4000):
+        message += f": {server_error.get('code') or 'error'}: {server_error.get('message') or ''}".rstrip()
+    return ConnectionClosedError(message, code=code, reason=reason, server_error=server_error)
