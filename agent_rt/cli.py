@@ -165,21 +165,11 @@ def _speech_like(seconds: float, seed: int = 7) -> audio_utils.Int16Array:
 
 
 def _ensure_demo_tools(client: RealtimeClient) -> None:
-    """Without the clock plugin installed, the demo brings its own ``get_time``."""
-    if client.tools.get("get_time") is not None:
-        return
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
+    """Without the clock plugin installed, the demo brings its own ``get_time`` and ``calculate``."""
+    from ._demo_tools import fallback_tools
 
-    from .tools import function_tool
-
-    @function_tool
-    def get_time(timezone: str = "UTC") -> dict[str, Any]:
-        """Returns the current time in an IANA time zone."""
-        moment = datetime.now(ZoneInfo(timezone))
-        return {"timezone": timezone, "time": moment.strftime("%H:%M"), "weekday": moment.strftime("%A")}
-
-    client.tools.add(get_time)
+    for tool in fallback_tools(client.tools.names()):
+        client.tools.add(tool)
 
 
 # -- commands --------------------------------------------------------------------------------
