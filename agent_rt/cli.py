@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import inspect
 import json
@@ -17,7 +18,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import numpy as np
@@ -28,6 +29,7 @@ from .errors import ConnectionClosedError, NotConnectedError
 from .plugins import load_plugins
 from .plugins_cli import add_plugin_commands, tools_list
 from .server import LocalRealtimeServer, Scenario
+from .server.addresses import connectable_urls, is_loopback
 from .tools import ToolResult, execute_tool_call
 
 DEMO_SCENARIO: dict[str, Any] = {
@@ -138,7 +140,8 @@ class _Printer:
     def on_error(self, event: dict[str, Any]) -> None:
         self.end_line()
         error = event.get("error") if isinstance(event.get("error"), dict) else event
-        _print(f"  error: {error.get('message') if isinstance(error, dict) else error}")
+        message = error.get("message") if isinstance(error, dict) else error
+        _error_line(str(message))  # the conversation goes on: reported, not fatal
 
 
 async def _answer(client: RealtimeClient, printer: _Printer, timeout: float) -> dict[str, Any]:
@@ -302,26 +305,68 @@ async def _tools_call(args: argparse.Namespace) -> int:
         json.loads(args.arguments)
     except ValueError as exc:
         raise CliError(f"arguments are not valid JSON: {exc}") from exc
+    tools_log = logging.getLogger("agent_rt.tools")
+    if not args.debug:  # the failure is reported in one line below; --debug shows its traceback
+        tools_log.setLevel(logging.CRITICAL)
     result: ToolResult = await execute_tool_call(tool, tool.name, "call_cli", args.arguments)
-    if not result.ok:
-        print(f"error: {result.error}", file=sys.stderr)
-        return 2
+    if not result.ok:  # the tool failed (bad arguments included): 1; 2 stays argparse's usage error
+        raise CliError(str(result.error))
     _print(result.output)
     return 0
 
 
+#: ``agent-rt serve --api-key`` defaults to this environment variable.
+API_KEY_ENV = "AGENT_RT_SERVER_API_KEY"
+
+
 async def _serve(args: argparse.Namespace) -> int:
     scenario = Scenario.load(Path(args.scenario)) if args.scenario else None
-    async with LocalRealtimeServer(
+    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
+    if not is_loopback(args.host):
+        _warn(
+            f"listening on {args.host}: the server is reachable from other machines"
+            + ("" if api_key else f"; anyone who reaches it can use it (set --api-key or {API_KEY_ENV})")
+        )
+    server = LocalRealtimeServer(
         host=args.host,
         port=args.port,
         scenario=scenario,
         realtime_audio=args.realtime_audio,
         max_session_seconds=args.max_session_seconds,
-    ) as server:
+        api_key=api_key,
+        keep_closed=0,  # a long-running server frees each session when its socket closes
+    )
+    try:
+        await server.__aenter__()
+    except Exception as exc:
+        inner = _innermost(exc)
+        if isinstance(inner, OSError) and inner.errno == errno.EADDRINUSE:
+            raise CliError(
+                f"port {args.port} on {args.host} is already in use (address already in use); "
+                "choose another with --port"
+            ) from exc
+        raise
+    try:
         _print(f"local Realtime server listening at {server.url} (Ctrl-C to stop)")
+        for url in connectable_urls(args.host, server.port)[1:]:
+            _print(f"  also reachable at {url}")
+        if api_key:
+            _print("  clients must send Authorization: Bearer <the --api-key value>")
         await anyio.sleep_forever()
+    finally:
+        await server.__aexit__(None, None, None)
     return 0
+
+
+def _error_line(message: str) -> None:
+    """The one error format of the command, on stderr (secrets redacted)."""
+    from ._secrets import redact
+
+    print(f"agent-rt: error: {redact(' '.join(message.split()))}", file=sys.stderr, flush=True)
+
+
+def _warn(message: str) -> None:
+    print(f"agent-rt: warning: {message}", file=sys.stderr, flush=True)
 
 
 # -- entry point -----------------------------------------------------------------------------
@@ -337,10 +382,48 @@ def _positive_float(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors carry the same ``agent-rt: error:`` prefix as every other error (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"agent-rt: error: {message}\n")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help text comes from docstrings too: show ``code`` as plain code, not reStructuredText."""
+
+    def format_help(self) -> str:
+        return super().format_help().replace("``", "")
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``--debug`` and ``--trio`` on every parser, so they work before or after the command.
+
+    Below the top level they default to SUPPRESS: an option given before the command is not reset
+    by the subcommand's parser.
+    """
+    default: Any = False if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="debug logging and full tracebacks"
+    )
+    parser.add_argument("--trio", action="store_true", default=default, help="run on trio instead of asyncio")
+
+
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """Give every (sub)command parser, including those of COMMAND_MODULES, the globals and the formatter."""
+    parser.formatter_class = _HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                if not any("--debug" in a.option_strings for a in sub._actions):
+                    _add_global_options(sub, top=False)
+                _finish(sub)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agent-rt", description=__doc__.splitlines()[0])
-    parser.add_argument("--debug", action="store_true", help="debug logging and full tracebacks")
-    parser.add_argument("--trio", action="store_true", help="run on trio instead of asyncio")
+    parser = _Parser(prog="agent-rt", description=__doc__.splitlines()[0])
+    _add_global_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True)
 
     def connection(sub: argparse.ArgumentParser, live: bool = True) -> None:
@@ -374,8 +457,15 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("name")
     call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
     serve = commands.add_parser("serve", help="run the local Realtime server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s; 0.0.0.0 for all)"
+    )
+    serve.add_argument("--port", type=int, default=8765, help="port to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--api-key",
+        help=f"require this key from clients: Authorization: Bearer KEY, or the browser subprotocol "
+        f"openai-insecure-api-key.KEY (default: ${API_KEY_ENV}; unset: accept anyone)",
+    )
     serve.add_argument("--scenario", help="a scenario JSON file")
     serve.add_argument("--realtime-audio", action="store_true", help="pace audio in real time")
     serve.add_argument(
@@ -386,6 +476,7 @@ def _parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(commands)
     add_plugin_commands(parser, commands)  # last: a plugin never takes a built-in command's name
+    _finish(parser)
     return parser
 
 
@@ -423,7 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"agent-rt: error: {_one_line(_innermost(exc))}", file=sys.stderr)
+        _error_line(_one_line(_innermost(exc)))
         return 1
 
 

@@ -36,7 +36,7 @@ class PluginCommands:
     errors: list[PluginError] = field(default_factory=list)
 
 
-def register(commands: Subparsers[argparse.ArgumentParser]) -> None:
+def register(commands: Subparsers[Any]) -> None:
     """The ``plugins`` command (a module of ``agent_rt.cli.COMMAND_MODULES``)."""
     sub = commands.add_parser(
         "plugins", help="installed plugins: versions, hooks, tools, commands, load errors and conflicts"
@@ -45,18 +45,14 @@ def register(commands: Subparsers[argparse.ArgumentParser]) -> None:
     sub.set_defaults(handler=plugins_command)
 
 
-def add_plugin_commands(
-    parser: argparse.ArgumentParser, commands: Subparsers[argparse.ArgumentParser]
-) -> None:
+def add_plugin_commands(parser: argparse.ArgumentParser, commands: Subparsers[Any]) -> None:
     """Load the plugins, let them add commands, and keep both results on the parsed arguments."""
     loaded = load_plugins()
     added = register_plugin_commands(loaded, commands)
     parser.set_defaults(loaded_plugins=loaded, plugin_commands=added)
 
 
-def register_plugin_commands(
-    loaded: LoadedPlugins, commands: Subparsers[argparse.ArgumentParser]
-) -> PluginCommands:
+def register_plugin_commands(loaded: LoadedPlugins, commands: Subparsers[Any]) -> PluginCommands:
     """Call each plugin's ``agent_rt_register_commands`` on ``commands``, one plugin at a time.
 
     A plugin whose hook raises, reuses a taken name or adds a command without a handler has all of
@@ -86,11 +82,11 @@ def register_plugin_commands(
 
 
 @contextlib.contextmanager
-def _refusing_taken_names(commands: Subparsers[argparse.ArgumentParser], plugin: str) -> Iterator[None]:
+def _refusing_taken_names(commands: Subparsers[Any], plugin: str) -> Iterator[None]:
     """Make ``commands.add_parser`` refuse a name or alias already taken, on every Python version."""
     original = commands.add_parser
 
-    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    def add_parser(name: str, **kwargs: Any) -> Any:  # the parser class of `commands`
         for wanted in (name, *kwargs.get("aliases", ())):
             if wanted in commands.choices:
                 raise PluginError(plugin, f"command {wanted!r} already exists; not replaced")
@@ -103,7 +99,7 @@ def _refusing_taken_names(commands: Subparsers[argparse.ArgumentParser], plugin:
         vars(commands).pop("add_parser", None)
 
 
-def _remove_commands(commands: Subparsers[argparse.ArgumentParser], names: set[str]) -> None:
+def _remove_commands(commands: Subparsers[Any], names: set[str]) -> None:
     for name in names:
         commands.choices.pop(name, None)
     actions = getattr(commands, "_choices_actions", None)  # the help listing

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -433,7 +433,9 @@ async def accept(
     http_handler: HttpHandler | None = None,
 ) -> tuple[WebSocket, HandshakeRequest] | None:
     """Run the server side of the opening handshake; ``None`` if the request was refused."""
-    protocol = ServerProtocol(max_size=max_message_size, logger=_PROTOCOL_LOGGER)
+    protocol = ServerProtocol(
+        max_size=max_message_size, logger=_PROTOCOL_LOGGER, select_subprotocol=_select_realtime
+    )
     websocket = WebSocket(stream, protocol)
     request: Request | None = None
     first = True
@@ -464,6 +466,9 @@ async def accept(
     if refusal is not None:
         status, body = refusal
         response = protocol.reject(status, body)
+        if body.startswith("{"):  # an error in the service's JSON shape
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = "application/json"
     else:
         response = protocol.accept(request)
     response.headers["Server"] = USER_AGENT
@@ -474,6 +479,11 @@ async def accept(
         return None
     websocket._drain_events()
     return websocket, info
+
+
+def _select_realtime(_protocol: ServerProtocol, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    """Echo ``realtime`` when offered (browsers and the JS clients require it); else no subprotocol."""
+    return Subprotocol("realtime") if "realtime" in offered else None
 
 
 def _headers_dict(headers: Headers) -> dict[str, str]:

@@ -47,3 +47,18 @@ def test_import_agent_rt_defers_the_heavy_dependencies() -> None:
     code = f"import sys, agent_rt; print([m for m in {deferred!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_server_memory_measures_a_real_serve_process() -> None:
+    """bench/server_memory.py drives ``agent-rt serve`` in its own process (figures live in the bench)."""
+    import sys
+
+    import pytest
+
+    from bench.server_memory import measure
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc")
+    before, after = measure(5, audio_seconds=1.0)
+    assert before > 10_000_000  # a Python process with numpy loaded, not a misread
+    assert after > 0

@@ -97,7 +97,7 @@ def test_tools_call_runs_a_tool() -> None:
 @pytest.mark.parametrize(
     ("arguments", "status", "message"),
     [
-        ('{"expression": 3}', 2, "3 is not of type 'string'"),
+        ('{"expression": 3}', 1, "agent-rt: error: invalid arguments"),
         ("{bad", 1, "arguments are not valid JSON"),
     ],
 )
@@ -214,3 +214,147 @@ def test_serve_rejects_a_bad_session_cap() -> None:
     result = run("serve", "--max-session-seconds", "0")
     assert result.returncode == 2
     assert "must be > 0" in result.stderr
+
+
+def test_global_options_work_after_the_command_too() -> None:
+    after = run("tools", "call", "calculate", '{"expression": "1 + 1"}', "--debug", "--trio")
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout)["result"] == 2
+    before = run("--debug", "tools", "list")
+    assert before.returncode == 0, before.stderr
+    assert before.stderr  # the debug log is on: the subcommand did not reset --debug to False
+
+
+def test_help_is_plain_text_with_defaults() -> None:
+    for args in (["--help"], ["serve", "--help"], ["tools", "call", "--help"], ["demo", "--help"]):
+        result = run(*args)
+        assert result.returncode == 0
+        assert "``" not in result.stdout, args
+    serve = " ".join(run("serve", "--help").stdout.split())
+    assert "(default: 127.0.0.1;" in serve
+    assert "(default: 8765)" in serve
+    assert "--api-key" in serve
+
+
+def _free_port_in_use() -> tuple[object, int]:
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    return holder, int(holder.getsockname()[1])
+
+
+@pytest.mark.parametrize("backend", [[], ["--trio"]])
+def test_serve_on_a_busy_port_names_it(backend: list[str]) -> None:
+    holder, port = _free_port_in_use()
+    try:
+        result = run(*backend, "serve", "--port", str(port))
+    finally:
+        holder.close()  # type: ignore[attr-defined]
+    assert result.returncode == 1
+    assert result.stderr.startswith("agent-rt: error: ")
+    assert f"port {port}" in result.stderr
+    assert "already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _serve(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent_rt", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    return process, line
+
+
+def test_serve_on_all_interfaces_warns_and_prints_a_connectable_url() -> None:
+    process, line = _serve("--host", "0.0.0.0")
+    try:
+        assert line.startswith("local Realtime server listening at ws://127.0.0.1:"), line
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=TIMEOUT)
+    assert "0.0.0.0" not in line
+    assert stderr.startswith("agent-rt: warning: listening on 0.0.0.0")
+    assert "--api-key" in stderr
+
+
+def _handshake_status(url: str, headers: dict[str, str]) -> int:
+    import anyio
+
+    from agent_rt.errors import HandshakeError
+    from agent_rt.transport import connect
+
+    async def attempt() -> int:
+        try:
+            ws = await connect(url, headers)
+        except HandshakeError as exc:
+            return int(exc.status or 0)
+        await ws.close()
+        return 101
+
+    return anyio.run(attempt)
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_serve_with_an_api_key_refuses_clients_without_it(how: str) -> None:
+    key = "cli-test-key-42"
+    env = {k: v for k, v in os.environ.items() if k != "AGENT_RT_SERVER_API_KEY"}
+    if how == "env":
+        env["AGENT_RT_SERVER_API_KEY"] = key
+    process, line = _serve("--debug", *(["--api-key", key] if how == "flag" else []), env=env)
+    try:
+        url = line.split("listening at ")[1].split()[0]
+        assert _handshake_status(url, {}) == 401
+        assert _handshake_status(url, {"Authorization": "Bearer nope"}) == 401
+        assert _handshake_status(url, {"Authorization": f"Bearer {key}"}) == 101
+    finally:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
+    assert "Authorization" in stderr  # the debug log shows the handshakes...
+    assert key not in line + stdout + stderr  # ...without the key
+
+
+def test_a_failing_tool_exits_1_with_one_line() -> None:
+    result = run("tools", "call", "calculate", '{"expression": "1/0"}')
+    assert result.returncode == 1
+    assert result.stderr == "agent-rt: error: CalculatorError: division by zero\n"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["tools", "call"], ["serve", "--port", "x"], ["nope"]])
+def test_usage_errors_exit_2_with_the_same_prefix(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith("agent-rt: error: ")
+
+
+def test_module_commands_get_the_global_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+    import types
+
+    from agent_rt import cli
+
+    module = types.ModuleType("agent_rt_test_extra_command")
+
+    def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        extra = commands.add_parser("extra", help="a command from a module: ``literal``")
+        extra.set_defaults(handler=lambda args: 0)
+
+    module.register = register  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (module.__name__,))
+    parser = cli._parser()
+    args = parser.parse_args(["extra", "--trio", "--debug"])
+    assert (args.trio, args.debug, args.command) == (True, True, "extra")
+    args = parser.parse_args(["--trio", "extra"])
+    assert (args.trio, args.debug) == (True, False)
+    assert "``" not in parser.format_help()
+    assert cli.main(["extra", "--trio"]) == 0

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import binascii
 import copy
-from collections.abc import Callable, Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -32,6 +33,16 @@ Delta = dict[str, Any]
 Event = Mapping[str, Any]
 
 _PCM16 = np.dtype("<i2")
+
+logger = logging.getLogger("agent_rt.conversation")
+
+#: Events can name an item before it exists (a transcription running ahead, speech the server is
+#: still committing). At most this many such items are waited for per kind; beyond it the oldest
+#: is dropped with a warning, so an item that never arrives cannot make the cache grow forever.
+MAX_QUEUED_ITEMS = 32
+
+_TEXT_PARTS = ("text", "output_text", "input_text")
+_AUDIO_PARTS = ("audio", "output_audio", "input_audio")
 
 
 class ConversationUpdate(NamedTuple):
@@ -237,6 +248,35 @@ class RealtimeConversation:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _queue(store: MutableMapping[str, Any], item_id: str, value: Any, what: str) -> None:
+        """Keep ``value`` for an item not seen yet; past MAX_QUEUED_ITEMS, drop the oldest (logged)."""
+        if item_id not in store:
+            while len(store) >= MAX_QUEUED_ITEMS:
+                dropped = next(iter(store))
+                del store[dropped]
+                logger.warning(
+                    "dropped the queued %s for item %s: it never arrived (%d items wait at most)",
+                    what,
+                    dropped,
+                    MAX_QUEUED_ITEMS,
+                )
+        store[item_id] = value
+
+    @staticmethod
+    def _refresh_formatted(item: Item) -> None:
+        """Rebuild ``formatted`` text and transcript from the item's final parts (they are the final word).
+
+        Only when every part of that kind carries a string: parts missing their value (deltas that
+        arrived without a ``content_part.added``) leave what the deltas built.
+        """
+        content = [part for part in item.get("content") or [] if isinstance(part, Mapping)]
+        formatted = item["formatted"]
+        for key, kinds in (("text", _TEXT_PARTS), ("transcript", _AUDIO_PARTS)):
+            parts = [part for part in content if part.get("type") in kinds]
+            if parts and all(isinstance(part.get(key), str) for part in parts):
+                formatted[key] = "".join(part[key] for part in parts)
+
     def _require(self, event: Event, key: str = "item_id") -> Item:
         item_id = event.get(key)
         item = self._by_id.get(item_id) if isinstance(item_id, str) else None
@@ -335,6 +375,8 @@ class RealtimeConversation:
                 tool["arguments"] = item["arguments"]
         elif item.get("type") == "function_call_output":
             formatted["output"] = item.get("output")
+        elif item.get("role") == "assistant":  # the final parts correct what the deltas built
+            self._refresh_formatted(item)
 
     def _final_content(self, known: Any, final: list[Any]) -> list[Any]:
         """The final content parts, keeping an input transcript that arrived before a ``transcript: null``."""
@@ -454,9 +496,10 @@ class RealtimeConversation:
         delta = event.get("delta") or ""
         item = self._by_id.get(event["item_id"])
         if item is None:  # transcription can run ahead of the item: keep the text for later
-            queued = self._queued_transcripts.setdefault(
-                event["item_id"], {"content_index": event.get("content_index", 0), "transcript": ""}
-            )
+            queued = self._queued_transcripts.get(event["item_id"])
+            if queued is None:
+                queued = {"content_index": event.get("content_index", 0), "transcript": ""}
+                self._queue(self._queued_transcripts, event["item_id"], queued, "transcript")
             queued["transcript"] += delta
             return _NOTHING
         item["formatted"]["transcript"] += delta
@@ -471,7 +514,8 @@ class RealtimeConversation:
         index = event.get("content_index", 0)
         item = self._by_id.get(event["item_id"])
         if item is None:
-            self._queued_transcripts[event["item_id"]] = {"content_index": index, "transcript": transcript}
+            queued = {"content_index": index, "transcript": transcript}
+            self._queue(self._queued_transcripts, event["item_id"], queued, "transcript")
             return _NOTHING
         self._set_input_transcript(item, index, transcript)
         return ConversationUpdate(item, {"transcript": transcript})
@@ -490,12 +534,16 @@ class RealtimeConversation:
         return _NOTHING
 
     def _speech_started(self, event: Event) -> ConversationUpdate:
-        self._queued_speech[event["item_id"]] = {"audio_start_ms": event.get("audio_start_ms", 0)}
+        speech = {"audio_start_ms": event.get("audio_start_ms", 0)}
+        self._queue(self._queued_speech, event["item_id"], speech, "speech")
         self.input_audio.speech_started()
         return _NOTHING
 
     def _speech_stopped(self, event: Event) -> ConversationUpdate:
-        speech = self._queued_speech.setdefault(event["item_id"], {"audio_start_ms": 0})
+        speech = self._queued_speech.get(event["item_id"])
+        if speech is None:
+            speech = {"audio_start_ms": 0}
+            self._queue(self._queued_speech, event["item_id"], speech, "speech")
         end_ms = event.get("audio_end_ms", 0)
         speech["audio_end_ms"] = end_ms
         speech["audio"] = self.input_audio.slice_ms(speech["audio_start_ms"], end_ms)
@@ -506,11 +554,12 @@ class RealtimeConversation:
         """GA idle timeout: the server commits the silence ``[audio_start_ms, audio_end_ms)`` as an item."""
         start_ms = event.get("audio_start_ms", 0)
         end_ms = event.get("audio_end_ms", 0)
-        self._queued_speech[event["item_id"]] = {
+        speech = {
             "audio_start_ms": start_ms,
             "audio_end_ms": end_ms,
             "audio": self.input_audio.slice_ms(start_ms, end_ms),
         }
+        self._queue(self._queued_speech, event["item_id"], speech, "speech")
         self.input_audio.commit_until_ms(end_ms)
         return _NOTHING
 
@@ -521,7 +570,7 @@ class RealtimeConversation:
             if len(audio):
                 item = self._by_id.get(item_id)
                 if item is None:
-                    self._queued_audio[item_id] = audio
+                    self._queue(self._queued_audio, item_id, audio, "input audio")
                 elif self._state[item_id].audio is None:
                     self._state[item_id].audio = AudioBuffer(audio)
                     item["formatted"]["audio"] = self._state[item_id].audio.compact()  # type: ignore[union-attr]
@@ -583,6 +632,7 @@ class RealtimeConversation:
             content[index] = part
         else:
             content.append(part)
+        self._refresh_formatted(item)
         return ConversationUpdate(item, None)
 
     def _part(self, item: Item, event: Event) -> dict[str, Any] | None:
@@ -607,9 +657,11 @@ class RealtimeConversation:
         text = event.get("text")
         if isinstance(text, str):
             part = self._part(item, event)
-            if part is not None:
+            if part is None:  # no part to correct: the event's text is all there is
+                item["formatted"]["text"] = text
+            else:
                 part["text"] = text
-            item["formatted"]["text"] = text
+                self._refresh_formatted(item)
         return ConversationUpdate(item, None)
 
     def _transcript_delta(self, event: Event) -> ConversationUpdate:
@@ -626,9 +678,11 @@ class RealtimeConversation:
         transcript = event.get("transcript")
         if isinstance(transcript, str):
             part = self._part(item, event)
-            if part is not None:
+            if part is None:  # no part to correct: the event's transcript is all there is
+                item["formatted"]["transcript"] = transcript
+            else:
                 part["transcript"] = transcript
-            item["formatted"]["transcript"] = transcript
+                self._refresh_formatted(item)
         return ConversationUpdate(item, None)
 
     def _audio_delta(self, event: Event) -> ConversationUpdate:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from .config import Dialect, SessionConfig
 from .errors import ClientEventError
-from .listener import ConnectionInfo, Faults, LocalRealtimeServer, RealtimeServerApp, serve_realtime
+from .listener import (
+    ConnectionInfo,
+    Faults,
+    LocalRealtimeServer,
+    RealtimeServerApp,
+    ServerCounters,
+    serve_realtime,
+)
 from .responder import CallOutput, ContextItem, Responder, ResponseRequest, TextOutput
 from .scenario import Scenario, ScriptedResponder, render
 from .session import RealtimeSession
@@ -33,6 +40,7 @@ __all__ = [
     "ResponseRequest",
     "Scenario",
     "ScriptedResponder",
+    "ServerCounters",
     "SessionConfig",
     "TextOutput",
     "render",

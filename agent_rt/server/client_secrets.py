@@ -11,22 +11,17 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from ..transport import HttpRequest
 from . import errors
+from .auth import ApiKeyCheck, bearer_token
 from .config import SessionConfig
 
 PATH = "/v1/realtime/client_secrets"
 DEFAULT_TTL = 600
 MIN_TTL, MAX_TTL = 10, 7200
-
-
-def bearer_token(headers: Mapping[str, str]) -> str | None:
-    value = headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _error(
@@ -37,10 +32,15 @@ def _error(
 
 
 class ClientSecretIssuer:
-    """Issues and checks ephemeral client secrets; ``clock`` is replaceable for tests."""
+    """Issues and checks ephemeral client secrets; ``clock`` is replaceable for tests.
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    With an ``api_key`` check enabled, only a request bearing that key may mint a secret;
+    without one, any bearer token is accepted (a development server).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time, *, api_key: ApiKeyCheck | None = None) -> None:
         self.clock = clock
+        self.api_key = api_key or ApiKeyCheck(None)
         self._issued: dict[str, int] = {}
         self._sessions: dict[str, dict[str, Any]] = {}
 
@@ -61,6 +61,8 @@ class ClientSecretIssuer:
             return _error(
                 401, "You didn't provide an API key (Authorization: Bearer <key>).", code="missing_api_key"
             )
+        if not self.api_key.matches(bearer_token(request.headers)):
+            return _error(401, "Incorrect API key provided.", code="invalid_api_key")
         try:
             body: Any = json.loads(request.body or b"{}")
         except ValueError:

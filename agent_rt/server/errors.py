@@ -127,6 +127,19 @@ def invalid_json(detail: str) -> ClientEventError:
     return ClientEventError("invalid_json", f"Invalid JSON: the client event could not be parsed ({detail}).")
 
 
+#: The service refuses a client event larger than this (15 MiB, the documented append limit).
+MAX_CLIENT_EVENT_BYTES = 15 * 2**20
+
+
+def event_too_large(size: int) -> ClientEventError:
+    """The event is over the service's per-event cap; no record of the real wording, so ours is plain."""
+    return ClientEventError(
+        "event_too_large",
+        f"The client event is {size} bytes; the maximum is {MAX_CLIENT_EVENT_BYTES} bytes (15 MiB). "
+        "Split input audio into several input_audio_buffer.append events.",
+    )
+
+
 def missing_type() -> ClientEventError:
     return ClientEventError("invalid_event", "The 'type' field is missing.")
 

@@ -39,7 +39,9 @@ import anyio.abc
 from ..errors import ConnectionClosedError
 from ..transport import HandshakeRequest, WebSocket, reason_phrase, serve
 from . import errors
-from .client_secrets import ClientSecretIssuer, bearer_token
+from .addresses import url_host
+from .auth import ApiKeyCheck, error_body, offered_subprotocols, presented_key
+from .client_secrets import ClientSecretIssuer
 from .config import SESSION_SECONDS, Dialect
 from .scenario import Scenario, ScenarioSource
 from .session import RealtimeSession
@@ -83,8 +85,8 @@ class ConnectionInfo:
     model: str | None
     dialect: Dialect
     authorization: bool
-    headers: Mapping[str, str]
-    session: RealtimeSession
+    headers: Mapping[str, str] = field(repr=False)  # they carry the key
+    session: RealtimeSession = field(repr=False)
     events_sent: int = 0
     client_secret: bool = False
     """The connection was authorized with an ephemeral client secret this server issued."""
@@ -278,8 +280,31 @@ class _Connection:
         return False
 
 
+@dataclass
+class ServerCounters:
+    """What a long-running server keeps about its sessions once they are gone: numbers only."""
+
+    opened: int = 0
+    """WebSocket sessions accepted so far."""
+    closed: int = 0
+    """Sessions whose socket has closed (their audio, conversation and config are freed)."""
+    rejected: int = 0
+    """Upgrades answered with an HTTP error (wrong path, failed authentication, refusals)."""
+
+    @property
+    def active(self) -> int:
+        """Sessions open right now."""
+        return self.opened - self.closed
+
+
 class RealtimeServerApp:
-    """The connection handler: one :class:`RealtimeSession` per WebSocket, recorded in ``connections``."""
+    """The connection handler: one :class:`RealtimeSession` per WebSocket.
+
+    ``connections`` lists the open connections and, for tests to inspect, the last
+    ``keep_closed`` closed ones (``None``: all of them); a closed connection beyond that is
+    dropped with everything its session held, and only ``counters`` remember it. A
+    long-running server wants ``keep_closed=0`` (``agent-rt serve`` does that).
+    """
 
     def __init__(
         self,
@@ -290,9 +315,15 @@ class RealtimeServerApp:
         reject_beta: bool = False,
         seed: int | None = None,
         max_session_seconds: float | None = None,
+        api_key: str | None = None,
+        keep_closed: int | None = 0,
     ) -> None:
         if max_session_seconds is not None and not max_session_seconds > 0:
             raise ValueError(f"max_session_seconds must be > 0, not {max_session_seconds!r}")
+        if keep_closed is not None and keep_closed < 0:
+            raise ValueError(f"keep_closed must be >= 0 or None, not {keep_closed!r}")
+        self.keep_closed = keep_closed
+        self.counters = ServerCounters()
         self.scenario = Scenario.load(scenario)
         self.realtime_audio = realtime_audio
         self.faults = faults
@@ -300,7 +331,8 @@ class RealtimeServerApp:
         self.seed = seed
         self.max_session_seconds = max_session_seconds
         self.connections: list[ConnectionInfo] = []
-        self.client_secrets = ClientSecretIssuer()
+        self.api_key = ApiKeyCheck(api_key)
+        self.client_secrets = ClientSecretIssuer(api_key=self.api_key)
         self._refusals: deque[int] = deque()
         self.refused = 0
         """How many upgrades :meth:`refuse_handshakes` refused so far."""
@@ -313,6 +345,12 @@ class RealtimeServerApp:
         self._refusals.extend(statuses)
 
     def _check_request(self, request: HandshakeRequest) -> tuple[int, str] | None:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            self.counters.rejected += 1
+        return refusal
+
+    def _refusal(self, request: HandshakeRequest) -> tuple[int, str] | None:
         refusal = _refuse_other_paths(request)
         if refusal is not None:
             return refusal
@@ -320,21 +358,24 @@ class RealtimeServerApp:
             status = self._refusals.popleft()
             self.refused += 1
             return (status, f"{reason_phrase(status, 'Refused')} (refused by refuse_handshakes)\n")
-        token = bearer_token(request.headers)
+        unauthorized = self.api_key.refusal(request.headers, also_valid=self.client_secrets.is_valid)
+        if unauthorized is not None:
+            return (401, unauthorized)
+        token = presented_key(request.headers)
         if token is not None and token.startswith("ek_") and not self.client_secrets.is_valid(token):
-            return (401, "Unauthorized: unknown or expired client secret\n")
+            return (401, error_body("Invalid or expired ephemeral key.", "invalid_api_key"))
         return None
 
     async def __call__(self, websocket: WebSocket, request: HandshakeRequest) -> None:
         headers = dict(request.headers)
-        protocols = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+        protocols = offered_subprotocols(headers)
         beta = "realtime=v1" in headers.get("openai-beta", "") or "openai-beta.realtime-v1" in protocols
         model = parse_qs(request.query).get("model", [None])[0]
-        index = len(self.connections)
+        index = self.counters.opened
         seed = None if self.seed is None else self.seed + index
         dialect: Dialect = "beta" if beta else "ga"
         max_seconds = self.max_session_seconds or SESSION_SECONDS[dialect]
-        token = bearer_token(headers) or ""
+        token = presented_key(headers) or ""
         bound = self.client_secrets.session_for(token) if dialect == "ga" else None
         if bound is not None and isinstance(bound.get("model"), str):
             model = bound["model"]  # a secret's session names the model; the URL need not
@@ -359,6 +400,7 @@ class RealtimeServerApp:
             client_secret=self.client_secrets.is_valid(token),
         )
         self.connections.append(info)
+        self.counters.opened += 1
         try:
             if beta and self.reject_beta:
                 await self._refuse_beta(websocket, session)
@@ -367,7 +409,20 @@ class RealtimeServerApp:
             await _Connection(websocket, info, faults, self.realtime_audio, max_seconds).run()
         finally:
             info.close_code = websocket.close_code
+            info._end = None  # the connection object (and its outbox) goes with its tasks
+            self.counters.closed += 1
             info.closed.set()
+            self._forget_closed()
+
+    def _forget_closed(self) -> None:
+        """Drop closed connections beyond ``keep_closed``, oldest first, with their sessions."""
+        if self.keep_closed is None:
+            return
+        closed = [info for info in self.connections if info.closed.is_set()]
+        excess = len(closed) - self.keep_closed
+        if excess > 0:
+            drop = {id(info) for info in closed[:excess]}
+            self.connections[:] = [info for info in self.connections if id(info) not in drop]
 
     @staticmethod
     async def _refuse_beta(websocket: WebSocket, session: RealtimeSession) -> None:
@@ -406,13 +461,16 @@ async def serve_realtime(
     reject_beta: bool = False,
     seed: int | None = None,
     max_session_seconds: float | None = None,
+    api_key: str | None = None,
+    keep_closed: int | None = 0,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a local Realtime server until cancelled (``await task_group.start(serve_realtime)`` → port).
 
     ``faults`` applies to every connection, or per connection when a sequence (``None`` = none).
     ``reject_beta`` answers beta handshakes the way the retired beta interface does;
-    ``max_session_seconds`` overrides the session cap (60 minutes GA, 30 beta).
+    ``max_session_seconds`` overrides the session cap (60 minutes GA, 30 beta); ``api_key``
+    makes every WebSocket and REST request authenticate (see :class:`RealtimeServerApp`).
     """
     app = RealtimeServerApp(
         scenario=scenario,
@@ -421,12 +479,23 @@ async def serve_realtime(
         reject_beta=reject_beta,
         seed=seed,
         max_session_seconds=max_session_seconds,
+        api_key=api_key,
+        keep_closed=keep_closed,
     )
     await app.serve(host, port, task_status=task_status)
 
 
+#: How many closed connections :class:`LocalRealtimeServer` keeps for tests to inspect by default.
+KEEP_CLOSED_FOR_TESTS = 8
+
+
 class LocalRealtimeServer:
-    """``async with LocalRealtimeServer() as server:`` — a local Realtime endpoint at ``server.url``."""
+    """``async with LocalRealtimeServer() as server:`` — a local Realtime endpoint at ``server.url``.
+
+    It keeps the last ``keep_closed`` closed connections (8 by default) in ``connections`` so a test
+    can look at what a finished session did; everything older is freed. Pass ``keep_closed=0``
+    when the server runs for long (``agent-rt serve`` does).
+    """
 
     def __init__(
         self,
@@ -439,6 +508,8 @@ class LocalRealtimeServer:
         reject_beta: bool = False,
         seed: int | None = None,
         max_session_seconds: float | None = None,
+        api_key: str | None = None,
+        keep_closed: int | None = KEEP_CLOSED_FOR_TESTS,
     ) -> None:
         self.host = host
         self.port = port
@@ -449,23 +520,34 @@ class LocalRealtimeServer:
             reject_beta=reject_beta,
             seed=seed,
             max_session_seconds=max_session_seconds,
+            api_key=api_key,
+            keep_closed=keep_closed,
         )
         self._task_group: anyio.abc.TaskGroup | None = None
 
     @property
     def url(self) -> str:
-        """The WebSocket URL of the Realtime endpoint (append ``?model=...`` as with the service)."""
-        return f"ws://{self.host}:{self.port}/v1/realtime"
+        """The WebSocket URL of the Realtime endpoint (append ``?model=...`` as with the service).
+
+        A wildcard host (``0.0.0.0``, ``::``) is not an address to connect to: the URL names
+        the loopback interface instead.
+        """
+        return f"ws://{url_host(self.host)}:{self.port}/v1/realtime"
 
     @property
     def http_url(self) -> str:
         """The REST base URL (``create_client_secret(base_url=server.http_url)``)."""
-        return f"http://{self.host}:{self.port}/v1"
+        return f"http://{url_host(self.host)}:{self.port}/v1"
 
     @property
     def connections(self) -> list[ConnectionInfo]:
-        """One entry per accepted connection, in order."""
+        """The open connections and the last ``keep_closed`` closed ones, in the order they opened."""
         return self.app.connections
+
+    @property
+    def counters(self) -> ServerCounters:
+        """Sessions opened, closed and active, and refused upgrades, since the server started."""
+        return self.app.counters
 
     async def __aenter__(self) -> LocalRealtimeServer:
         task_group = anyio.create_task_group()

@@ -211,6 +211,9 @@ class RealtimeSession:
     def _parse(message: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(message, Mapping):
             return dict(message)
+        size = len(message) if isinstance(message, bytes) or message.isascii() else len(message.encode())
+        if size > errors.MAX_CLIENT_EVENT_BYTES:  # refused unparsed, like the service
+            raise errors.event_too_large(size)
         try:
             parsed = json.loads(message)
         except (ValueError, UnicodeDecodeError) as exc:
