@@ -58,7 +58,7 @@ DEMO_SCENARIO: dict[str, Any] = {
 
 #: Modules that add commands: each has ``register(commands)``, taking the subparsers object; a
 #: command's parser sets ``handler=`` (``args -> int``, sync or async) with ``set_defaults``.
-COMMAND_MODULES: tuple[str, ...] = ("agent_rt.plugins_cli", "agent_rt.doctor")
+COMMAND_MODULES: tuple[str, ...] = ("agent_rt.relay.cli", "agent_rt.plugins_cli", "agent_rt.doctor")
 
 DEMO_TURNS = ["Hello!", "What time is it in Tokyo?", "What is (17 + 4) * 23?"]
 

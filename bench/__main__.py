@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from . import p1_conversation, p2_throughput, p3_dispatch, p4_memory, p5_startup, server_memory
+from . import p1_conversation, p2_throughput, p3_dispatch, p4_memory, p5_startup, p6_relay, server_memory
 from .common import Row
 
 BENCHMARKS: dict[str, Callable[[bool], list[Row]]] = {
@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Row]]] = {
     "P3": p3_dispatch.run,
     "P4": p4_memory.run,
     "P5": p5_startup.run,
+    "P6": p6_relay.run,
     "SERVER": server_memory.run,
 }
 

@@ -1,0 +1,317 @@
+"""``agent-rt relay``: run the relay under uvicorn.
+
+One worker runs in this process; ``--workers N`` (or ``--trio``, since uvicorn runs on asyncio)
+starts uvicorn's process manager in a child process, each worker building the app from the
+``AGENT_RT_RELAY_CONFIG`` environment variable. With no upstream URL and no key, the embedded
+local server runs here, once, and every worker relays to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from typing import Any
+
+import anyio
+
+from ..server.scenario import Scenario
+from .limits import Limits
+from .upstream import DEFAULT_KEY_ENV, resolve_upstream
+
+CONFIG_ENV = "AGENT_RT_RELAY_CONFIG"
+TOKENS_ENV = "AGENT_RT_RELAY_TOKENS"
+#: uvicorn's frame cap sits above the relay's 15 MiB event limit, so the relay's clearer close wins.
+WS_MAX_SIZE = 16 * 2**20 + 65536
+
+
+def _tokens(args: argparse.Namespace) -> list[str]:
+    tokens = list(args.token or [])
+    tokens += [t.strip() for t in os.environ.get(TOKENS_ENV, "").split(",") if t.strip()]
+    return list(dict.fromkeys(tokens))
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``create_relay_app`` (JSON-able, tokens excluded), from the options."""
+    limits = {
+        "events_per_second": args.events_per_second,
+        "max_sessions": args.max_sessions,
+        "max_sessions_per_identity": args.max_sessions_per_identity,
+        "idle_timeout": args.idle_timeout,
+        "max_session_seconds": args.max_session_seconds,
+    }
+    lock: dict[str, Any] = {}
+    for item in args.lock or []:
+        path, _, raw = item.partition("=")
+        try:
+            lock[path] = json.loads(raw)
+        except ValueError:
+            lock[path] = raw
+    return {
+        "upstream_url": args.upstream,
+        "upstream_key_env": args.upstream_key_env,
+        "allowed_origins": args.origin,
+        "models": args.model,
+        "token_budget": args.token_budget,
+        "session_lock": lock,
+        "limits": {k: v for k, v in limits.items() if v is not None},
+        "tools": args.tools,
+        "console": args.console,
+        "debug": bool(getattr(args, "debug", False)),
+        "scenario": str(args.scenario) if args.scenario else None,
+    }
+
+
+def app_from_config(config: dict[str, Any], tokens: list[str]) -> Any:
+    from .app import create_relay_app
+
+    scenario = Scenario.load(config["scenario"]) if config.get("scenario") else None
+    return create_relay_app(
+        config.get("upstream_url"),
+        tokens=tokens,
+        upstream_key=config.get("upstream_key"),
+        upstream_key_env=config.get("upstream_key_env") or DEFAULT_KEY_ENV,
+        allowed_origins=config.get("allowed_origins"),
+        models=config.get("models"),
+        token_budget=config.get("token_budget"),
+        session_lock=config.get("session_lock") or {},
+        limits=Limits(**(config.get("limits") or {})),
+        console=bool(config.get("console")),
+        tools=bool(config.get("tools", True)),
+        debug=bool(config.get("debug")),
+        scenario=scenario,
+    )
+
+
+def app_from_environment() -> Any:
+    """The uvicorn factory for worker processes (``--factory agent_rt.relay.cli:app_from_environment``)."""
+    config = json.loads(os.environ.get(CONFIG_ENV) or "{}")
+    tokens = [t.strip() for t in os.environ.get(TOKENS_ENV, "").split(",") if t.strip()]
+    logging.getLogger("agent_rt.relay").setLevel(logging.DEBUG if config.get("debug") else logging.INFO)
+    if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
+        logging.basicConfig(format="%(name)s: %(message)s")
+    return app_from_config(config, tokens)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def _run_relay(args: argparse.Namespace) -> int:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        _say('agent-rt: error: the relay needs its extra: pip install "agentrt[relay]"')
+        return 1
+    from .auth import is_loopback
+
+    tokens = _tokens(args)
+    if not tokens and not is_loopback(args.host):
+        _say(
+            f"agent-rt: error: no relay token: the relay then accepts loopback clients only, so it will not "
+            f"listen on {args.host}; give --token (or {TOKENS_ENV}) or use --host 127.0.0.1"
+        )
+        return 2
+    logging.getLogger("agent_rt.relay").setLevel(
+        logging.DEBUG if getattr(args, "debug", False) else logging.INFO
+    )
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="%(name)s: %(message)s")
+    config = _config(args)
+    target = resolve_upstream(args.upstream, key_env=args.upstream_key_env)
+    host_shown = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+    if not tokens:
+        _say("relay: no token configured: only loopback clients are accepted")
+    subprocess_mode = args.workers > 1 or _on_trio()
+    if target.embedded:
+        from ..server import LocalRealtimeServer
+
+        scenario = Scenario.load(args.scenario) if args.scenario else None
+        async with LocalRealtimeServer(scenario=_scenario_or_default(scenario)) as server:
+            config["upstream_url"] = server.url
+            # The local server takes any key; one is needed for its client-secrets endpoint.
+            config["upstream_key"] = f"agent-rt-local-{secrets.token_hex(8)}"
+            _say(f"relay: upstream is the embedded local Realtime server ({server.url})")
+            return await _serve(args, config, tokens, host_shown, subprocess_mode)
+    _say(f"relay: upstream {target.describe()}")
+    return await _serve(args, config, tokens, host_shown, subprocess_mode)
+
+
+def _scenario_or_default(scenario: Scenario | None) -> Any:
+    from .app import RELAY_SCENARIO
+
+    return scenario if scenario is not None else RELAY_SCENARIO
+
+
+def _on_trio() -> bool:
+    import sniffio
+
+    return sniffio.current_async_library() == "trio"
+
+
+async def _serve(
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    tokens: list[str],
+    host_shown: str,
+    subprocess_mode: bool,
+) -> int:
+    if subprocess_mode:
+        _say(f"relay: starting {args.workers} worker(s) at ws://{host_shown}:{args.port}/v1/realtime")
+        env = dict(os.environ)
+        env[CONFIG_ENV] = json.dumps(config)
+        env[TOKENS_ENV] = ",".join(tokens)
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "agent_rt.relay.cli:app_from_environment",
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--workers",
+            str(args.workers),
+            "--ws-max-size",
+            str(WS_MAX_SIZE),
+            "--no-access-log",
+        ]
+        process = await anyio.open_process(command, env=env, stdin=None, stdout=None, stderr=None)
+        try:
+            async with anyio.create_task_group() as tasks:
+
+                async def stop_on_signal() -> None:
+                    # SIGTERM (systemd, docker stop) or Ctrl-C: uvicorn's supervisor stops its
+                    # workers gracefully on SIGTERM; this process waits for it instead of dying first.
+                    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
+                        async for _ in received:
+                            process.terminate()
+
+                tasks.start_soon(stop_on_signal)
+                code = await process.wait()
+                tasks.cancel_scope.cancel()
+            return code
+        finally:
+            with anyio.CancelScope(shield=True):
+                if process.returncode is None:
+                    process.terminate()
+                    await process.wait()
+    import uvicorn
+
+    app = app_from_config(config, tokens)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((args.host, args.port))
+    except OSError as exc:
+        listener.close()
+        _say(f"agent-rt: error: cannot listen on {args.host}:{args.port}: {exc.strerror}")
+        return 1
+    listener.listen(2048)
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, ws_max_size=WS_MAX_SIZE, log_level="warning", access_log=False, lifespan="on")
+    )
+    _say(
+        f"relay: listening at ws://{host_shown}:{port}/v1/realtime (health: http://{host_shown}:{port}/healthz)"
+    )
+    try:
+        await server.serve(sockets=[listener])
+    finally:
+        listener.close()
+    return 0 if server.started else 1
+
+
+def _optional_positive(text: str) -> float | None:
+    if text.lower() in ("none", "off", "0"):
+        return None
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 (or 'off'), not {text}")
+    return value
+
+
+def _optional_count(text: str) -> int | None:
+    value = _optional_positive(text)
+    return None if value is None else int(value)
+
+
+def register(commands: Any) -> None:
+    """Add ``agent-rt relay`` to the CLI's subcommands."""
+    relay = commands.add_parser(
+        "relay",
+        help="run a relay: clients reach a Realtime API through it, with auth, limits and server-side tools",
+        description="Run the relay (Starlette under uvicorn). Upstream: --upstream URL, else the OpenAI "
+        "service when the key is set, else an embedded local server.",
+    )
+    relay.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    relay.add_argument("--port", type=int, default=8787, help="port to bind (default: 8787)")
+    relay.add_argument(
+        "--token",
+        action="append",
+        help=f"a relay token clients must present (repeatable; also {TOKENS_ENV}, comma-separated)",
+    )
+    relay.add_argument("--upstream", help="upstream Realtime WebSocket URL (default: see above)")
+    relay.add_argument(
+        "--upstream-key-env",
+        default=DEFAULT_KEY_ENV,
+        metavar="NAME",
+        help=f"environment variable holding the upstream key (default: {DEFAULT_KEY_ENV})",
+    )
+    relay.add_argument(
+        "--tools",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="answer the installed plugins' tools on the server (default: on)",
+    )
+    relay.add_argument("--origin", action="append", help="allowed browser Origin (repeatable; default: any)")
+    relay.add_argument("--model", action="append", help="allowed model (repeatable; default: any)")
+    relay.add_argument("--token-budget", type=int, help="tokens each identity may use (default: no limit)")
+    relay.add_argument(
+        "--lock",
+        action="append",
+        metavar="FIELD=JSON",
+        help="a session field clients cannot change (repeatable)",
+    )
+    defaults = Limits()
+    relay.add_argument(
+        "--events-per-second",
+        type=_optional_positive,
+        help=f"client events per second per session (default: {defaults.events_per_second:g}; 'off')",
+    )
+    relay.add_argument(
+        "--max-sessions",
+        type=_optional_count,
+        help=f"concurrent sessions per process (default: {defaults.max_sessions})",
+    )
+    relay.add_argument(
+        "--max-sessions-per-identity",
+        type=_optional_count,
+        help=f"concurrent sessions per identity (default: {defaults.max_sessions_per_identity})",
+    )
+    relay.add_argument(
+        "--idle-timeout", type=_optional_positive, help=f"seconds (default: {defaults.idle_timeout:g})"
+    )
+    relay.add_argument(
+        "--max-session-seconds",
+        type=_optional_positive,
+        help=f"longest session in seconds (default: {defaults.max_session_seconds:g})",
+    )
+    relay.add_argument("--scenario", help="scenario JSON file for the embedded local server")
+    relay.add_argument("--console", action="store_true", help="serve the web console at /")
+    relay.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    relay.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log every event (audio elided, secrets redacted)",
+    )
+    relay.set_defaults(handler=_run_relay)

@@ -1,0 +1,78 @@
+"""Where the relay's sessions go: the service, any Realtime URL, or an embedded local server.
+
+The upstream key is used on the upstream connection only (an ``Authorization`` header the relay
+sends itself); nothing from the client's handshake (its token above all) is passed on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+
+
+@dataclass(frozen=True)
+class UpstreamTarget:
+    """A resolved upstream: ``url`` None means the embedded local server."""
+
+    url: str | None
+    key: str | None = field(default=None, repr=False)
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+    def describe(self) -> str:
+        if self.url is None:
+            return "the embedded local Realtime server (offline)"
+        return self.url + (" (with the upstream key)" if self.key else "")
+
+
+def resolve_upstream(
+    url: str | None, *, key: str | None = None, key_env: str = DEFAULT_KEY_ENV
+) -> UpstreamTarget:
+    """``url`` if given; else the service if the key is set; else the embedded local server."""
+    key = key or os.environ.get(key_env) or None
+    if url:
+        return UpstreamTarget(url, key)
+    if key:
+        return UpstreamTarget(OPENAI_REALTIME_URL, key)
+    return UpstreamTarget(None, None)
+
+
+def session_url(base: str, client_query: str, model: str | None) -> str:
+    """``base`` with the client's query (``?model=`` ...) merged in; ``model`` set when forced."""
+    parts = urlsplit(base)
+    query = dict(parse_qsl(parts.query))
+    query.update(parse_qsl(client_query))
+    if model is not None:
+        query["model"] = model
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def session_headers(key: str | None, *, beta: bool) -> dict[str, str]:
+    headers = {}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    if beta:
+        headers["OpenAI-Beta"] = "realtime=v1"
+    return headers
+
+
+def rest_base(websocket_url: str) -> str:
+    """The REST base of a Realtime WebSocket URL: ``wss://h/v1/realtime`` → ``https://h/v1``."""
+    parts = urlsplit(websocket_url)
+    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
+    path = parts.path.rstrip("/")
+    if path.endswith("/realtime"):
+        path = path[: -len("/realtime")]
+    return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def forced_model(lock: Mapping[str, object]) -> str | None:
+    model = lock.get("model")
+    return model if isinstance(model, str) else None

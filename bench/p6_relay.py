@@ -1,0 +1,359 @@
+"""P6: the relay against a bare forwarder, in one run.
+
+Four processes: an upstream (websockets' asyncio server answering like the service), the two
+forwarders under test, each pinned to the same CPU core (``sched_setaffinity``), and this process
+driving clients. The bare forwarder is a websockets asyncio server whose connection handler opens
+a websockets client to the upstream and pipes frames both ways untouched. The relay is
+``create_relay_app(upstream)`` under uvicorn as ``agent-rt relay`` runs it (websockets-sansio,
+uvloop), with a token, its default event allow-list and limits (the events-per-second limit set
+high enough for the ping-pong, but still checked on every event).
+
+Figures:
+
+* added latency: round trips of small events (``conversation.item.retrieve`` answered at once by
+  the upstream), through each forwarder and directly; added = forwarder − direct, p50 and p99
+  (two hops: there and back);
+* throughput: 100 ms audio deltas (6.4 KB frames) from the upstream to one client as fast as
+  they go;
+* sessions per core at real-time audio: N sessions at once, each appending 20 ms of 24 kHz PCM16
+  every 20 ms while the upstream streams 100 ms deltas every 100 ms; the forwarder's CPU time
+  gives the sessions one core carries; the arrival lag of the deltas (stamped by the upstream,
+  ``CLOCK_MONOTONIC`` is shared by processes) shows whether frames lagged at that N.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .common import Row
+
+TOKEN = "bench-relay-token"
+APPEND = base64.b64encode(np.zeros(480, dtype="<i2").tobytes()).decode()  # 20 ms at 24 kHz
+DELTA_SAMPLES = 2400  # 100 ms
+_rng = np.random.default_rng(6)
+DELTA = base64.b64encode(
+    _rng.integers(-8000, 8000, DELTA_SAMPLES, dtype=np.int16).astype("<i2").tobytes()
+).decode()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- the processes -----------------------------------------------------------------------------
+
+
+async def _upstream_handler(websocket: Any) -> None:
+    """Answer like the service: pings at once, audio appends absorbed, deltas on request."""
+    await websocket.send(json.dumps({"type": "session.created", "session": {"id": "sess_bench"}}))
+    streams: list[asyncio.Task[None]] = []
+
+    async def realtime(seconds: float) -> None:
+        count = int(seconds * 10)
+        start = time.monotonic()
+        for index in range(count):
+            await asyncio.sleep(max(0.0, start + index * 0.1 - time.monotonic()))
+            event = {"type": "response.output_audio.delta", "delta": DELTA, "t": time.monotonic()}
+            await websocket.send(json.dumps(event))
+        await websocket.send(json.dumps({"type": "response.done", "response": {"id": "r", "usage": None}}))
+
+    async def blast(count: int) -> None:
+        frame = json.dumps({"type": "response.output_audio.delta", "response_id": "r", "delta": DELTA})
+        for _ in range(count):
+            await websocket.send(frame)
+        await websocket.send(json.dumps({"type": "response.done", "response": {"id": "r", "usage": None}}))
+
+    try:
+        async for message in websocket:
+            if '"input_audio_buffer.append"' in message[:64]:
+                continue
+            event = json.loads(message)
+            kind = event.get("type")
+            if kind == "conversation.item.retrieve":
+                await websocket.send(
+                    json.dumps({"type": "conversation.item.retrieved", "item": {"id": event["item_id"]}})
+                )
+            elif kind == "response.create":
+                plan = event["response"]["metadata"]
+                if plan["mode"] == "realtime":
+                    streams.append(asyncio.create_task(realtime(float(plan["seconds"]))))
+                else:
+                    streams.append(asyncio.create_task(blast(int(plan["count"]))))
+    finally:
+        for task in streams:
+            task.cancel()
+
+
+async def _serve_upstream() -> None:
+    from websockets.asyncio.server import serve
+
+    async with serve(_upstream_handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        print(next(iter(server.sockets)).getsockname()[1], flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+async def _serve_bare(upstream: str) -> None:
+    """The baseline: websockets in, websockets out, frames piped untouched."""
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import serve
+
+    async def handler(client: Any) -> None:
+        async with connect(upstream, max_size=None, compression=None) as server:
+
+            async def pipe(source: Any, sink: Any) -> None:
+                async for message in source:
+                    await sink.send(message)
+                await sink.close()
+
+            up = asyncio.create_task(pipe(client, server))
+            down = asyncio.create_task(pipe(server, client))
+            await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
+            up.cancel()
+            down.cancel()
+
+    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        print(next(iter(server.sockets)).getsockname()[1], flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+def _serve_relay(upstream: str) -> None:
+    import socket
+    import threading
+
+    import uvicorn
+
+    from agent_rt.relay import Limits, create_relay_app
+
+    app = create_relay_app(
+        upstream,
+        tokens=[TOKEN],
+        limits=Limits(events_per_second=1e6, idle_timeout=None, max_sessions_per_identity=None),
+    )
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2048)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, ws_max_size=2**24))
+    print(listener.getsockname()[1], flush=True)
+
+    def stop_on_eof() -> None:
+        sys.stdin.read()
+        server.should_exit = True
+
+    threading.Thread(target=stop_on_eof, daemon=True).start()
+    server.run(sockets=[listener])
+
+
+def _main(role: str, upstream: str = "", core: str = "") -> None:
+    if core:
+        os.sched_setaffinity(0, {int(core)})
+    if role == "upstream":
+        asyncio.run(_serve_upstream())
+    elif role == "bare":
+        asyncio.run(_serve_bare(upstream))
+    else:
+        _serve_relay(upstream)
+
+
+@contextmanager
+def _process(*args: str) -> Iterator[tuple[int, int]]:
+    """Run ``python -m bench.p6_relay ARGS``; yield (pid, port); stop it by closing its stdin."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.p6_relay", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield process.pid, int(process.stdout.readline())
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the clients --------------------------------------------------------------------------------
+
+
+def _connect(url: str, auth: bool) -> Any:
+    from websockets.asyncio.client import connect
+
+    headers = {"Authorization": f"Bearer {TOKEN}"} if auth else None
+    return connect(url, additional_headers=headers, max_size=None, compression=None)
+
+
+async def _round_trips(url: str, auth: bool, count: int) -> list[float]:
+    times = []
+    async with _connect(url, auth) as websocket:
+        await websocket.recv()  # session.created
+        for index in range(count):
+            message = json.dumps({"type": "conversation.item.retrieve", "item_id": f"item_{index}"})
+            start = time.perf_counter()
+            await websocket.send(message)
+            await websocket.recv()
+            times.append(time.perf_counter() - start)
+    return times[count // 10 :]  # the first tenth warms up
+
+
+async def _throughput(url: str, auth: bool, count: int) -> float:
+    async with _connect(url, auth) as websocket:
+        await websocket.recv()
+        start = time.perf_counter()
+        plan = {"type": "response.create", "response": {"metadata": {"mode": "blast", "count": str(count)}}}
+        await websocket.send(json.dumps(plan))
+        received = 0
+        while '"response.done"' not in await websocket.recv():
+            received += 1
+        elapsed = time.perf_counter() - start
+    assert received == count, (received, count)
+    return count / elapsed
+
+
+async def _realtime_sessions(
+    url: str, auth: bool, sessions: int, seconds: float, pid: int
+) -> tuple[float, float]:
+    """(forwarder CPU seconds per session-second, p99 delta lag in ms) for ``sessions`` at once."""
+    lags: list[float] = []
+    opened = asyncio.Event()
+    ready = 0
+
+    async def session() -> None:
+        nonlocal ready
+        async with _connect(url, auth) as websocket:
+            await websocket.recv()
+            ready += 1
+            if ready == sessions:
+                opened.set()
+            await opened.wait()
+            plan = {"mode": "realtime", "seconds": str(seconds)}
+            await websocket.send(json.dumps({"type": "response.create", "response": {"metadata": plan}}))
+            append = json.dumps({"type": "input_audio_buffer.append", "audio": APPEND})
+
+            async def speak() -> None:
+                start = time.monotonic()
+                for index in range(int(seconds * 50)):
+                    await asyncio.sleep(max(0.0, start + index * 0.02 - time.monotonic()))
+                    await websocket.send(append)
+
+            speaking = asyncio.create_task(speak())
+            while True:
+                message = await websocket.recv()
+                if '"response.done"' in message[:40]:
+                    break
+                lags.append(time.monotonic() - json.loads(message)["t"])
+            await speaking
+
+    before = _cpu_seconds(pid)
+    start = time.monotonic()
+    await asyncio.gather(*(session() for _ in range(sessions)))
+    elapsed = time.monotonic() - start
+    cpu = _cpu_seconds(pid) - before
+    return cpu / (sessions * elapsed), float(np.percentile(lags, 99) * 1000)
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+async def _measure(quick: bool, upstream_port: int, targets: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """Each figure is the best of several interleaved repeats (the machine is shared and noisy)."""
+    direct = f"ws://127.0.0.1:{upstream_port}/v1/realtime"
+    pings = 1000 if quick else 3000
+    repeats = 3 if quick else 5
+    names = ["direct", *targets]
+    results: dict[str, Any] = {
+        name: {"p50": float("inf"), "p99": float("inf"), "rate": 0.0} for name in names
+    }
+    for _ in range(repeats):  # interleaved, so a busy moment of the machine hits all of them
+        for name in names:
+            url = direct if name == "direct" else f"ws://127.0.0.1:{targets[name][1]}/v1/realtime"
+            rtt = await _round_trips(url, name == "relay", pings)
+            results[name]["p50"] = min(results[name]["p50"], float(np.percentile(rtt, 50)))
+            results[name]["p99"] = min(results[name]["p99"], float(np.percentile(rtt, 99)))
+            if name != "direct":
+                rate = await _throughput(url, name == "relay", 2000 if quick else 10000)
+                results[name]["rate"] = max(results[name]["rate"], rate)
+    sessions = 10 if quick else 40
+    seconds = 3.0 if quick else 6.0
+    for _ in range(2 if quick else 3):
+        for name, (pid, port) in targets.items():
+            url = f"ws://127.0.0.1:{port}/v1/realtime"
+            cost, lag = await _realtime_sessions(url, name == "relay", sessions, seconds, pid)
+            per_core = 1.0 / cost if cost > 0 else float("inf")
+            if per_core > results[name].get("per_core", 0.0):
+                results[name].update(per_core=per_core, lag_p99_ms=lag, sessions=sessions)
+    return results
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    core = str(max(os.sched_getaffinity(0)))
+    with _process("upstream") as (_, upstream_port):
+        upstream = f"ws://127.0.0.1:{upstream_port}/v1/realtime"
+        with _process("bare", upstream, core) as bare, _process("relay", upstream, core) as relay:
+            return asyncio.run(_measure(quick, upstream_port, {"bare": bare, "relay": relay}))
+
+
+def run(quick: bool) -> list[Row]:
+    results = measure(quick)
+    rows = []
+    for q in ("p50", "p99"):
+        base = results["direct"][q]
+        bare = results["bare"][q] - base
+        relay = results["relay"][q] - base
+        target = 1.5 if q == "p99" else None
+        ratio = relay / bare if bare > 0 else None
+        rows.append(
+            Row(
+                f"P6 added round-trip latency {q}, small events, relay vs bare forwarder",
+                f"{relay * 1e6:,.0f} µs",
+                f"{bare * 1e6:,.0f} µs (direct {base * 1e6:,.0f} µs)",
+                ratio,
+                "≤ 1.5×" if target else "",
+                (ratio <= target) if target and ratio is not None else None,
+            )
+        )
+    bare_rate, relay_rate = results["bare"]["rate"], results["relay"]["rate"]
+    rows.append(
+        Row(
+            "P6 throughput, 6.4 KB audio deltas to one client, relay vs bare",
+            f"{relay_rate:,.0f}/s",
+            f"{bare_rate:,.0f}/s",
+            relay_rate / bare_rate,
+            "≥ 1.0×",
+            relay_rate / bare_rate >= 1.0,
+        )
+    )
+    bare, relay = results["bare"], results["relay"]
+    rows.append(
+        Row(
+            f"P6 real-time audio sessions per core ({relay['sessions']} at once), relay vs bare",
+            f"{relay['per_core']:,.0f} (lag p99 {relay['lag_p99_ms']:.1f} ms)",
+            f"{bare['per_core']:,.0f} (lag p99 {bare['lag_p99_ms']:.1f} ms)",
+            relay["per_core"] / bare["per_core"],
+            "≥ 1.0×",
+            relay["per_core"] / bare["per_core"] >= 1.0,
+        )
+    )
+    return rows
+
+
+if __name__ == "__main__":
+    _main(*sys.argv[1:])

@@ -1,0 +1,151 @@
+"""Run a relay app under uvicorn on a real loopback port, and a raw event-level client for tests.
+
+uvicorn runs on asyncio in its own thread (the relay is an asyncio ASGI app), so the tests that
+drive clients can run on asyncio and on trio. The listening socket is bound before the thread
+starts: connections made at once wait in the backlog until uvicorn accepts them, so nothing has
+to poll for "started".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+
+from agent_rt.errors import ConnectionClosedError
+from agent_rt.relay.app import Relay
+from agent_rt.transport import WebSocket, connect
+
+
+@dataclass
+class RunningRelay:
+    app: Starlette
+    port: int
+    server: uvicorn.Server
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def relay(self) -> Relay:
+        relay: Relay = self.app.state.relay
+        return relay
+
+
+@contextlib.contextmanager
+def running(app: Any, **config: Any) -> Iterator[RunningRelay]:
+    """Serve ``app`` on 127.0.0.1 (a free port) until the block ends."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    options: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 5}
+    options.update(config)
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield RunningRelay(app, port, server)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+class Peer:
+    """A raw Realtime client: send events, read events by type (nothing in between interprets them)."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.ws = websocket
+        self.seen: list[dict[str, Any]] = []
+
+    async def send(self, event_type: str, **fields: Any) -> None:
+        await self.ws.send_text(json.dumps({"type": event_type, **fields}))
+
+    async def next_event(self, timeout: float = 10) -> dict[str, Any]:
+        with anyio.fail_after(timeout):
+            event: dict[str, Any] = json.loads(await self.ws.receive())
+        self.seen.append(event)
+        return event
+
+    async def until(self, event_type: str, timeout: float = 10) -> dict[str, Any]:
+        """Read events until one of ``event_type`` (the others are kept in ``seen``)."""
+        with anyio.fail_after(timeout):
+            while True:
+                event = await self.next_event(timeout)
+                if event.get("type") == event_type:
+                    return event
+
+    async def closed(self, timeout: float = 10) -> ConnectionClosedError:
+        """Read until the connection closes; the close error (code and reason)."""
+        with anyio.fail_after(timeout):
+            while True:
+                try:
+                    await self.next_event(timeout)
+                except ConnectionClosedError as exc:
+                    return exc
+
+    async def text_turn(self, text: str) -> dict[str, Any]:
+        await self.send(
+            "conversation.item.create",
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
+        )
+        await self.send("response.create")
+        return await self.until("response.done")
+
+
+@contextlib.asynccontextmanager
+async def peer(
+    url: str,
+    *,
+    token: str | None = None,
+    subprotocols: list[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    all_headers = dict(headers or {})
+    if token is not None:
+        all_headers["Authorization"] = f"Bearer {token}"
+    websocket = await connect(url, all_headers, subprotocols=subprotocols)
+    try:
+        yield Peer(websocket)
+    finally:
+        await websocket.close()
+
+
+class SessionEnds:
+    """Collects the relay's session summaries (``on_session_end``); a test can wait for the n-th.
+
+    The relay runs in uvicorn's thread: a threading condition carries the news to the test.
+    """
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        with self._changed:
+            self.records.append(record)
+            self._changed.notify_all()
+
+    async def wait_for(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+        def wait() -> bool:
+            with self._changed:
+                return self._changed.wait_for(lambda: len(self.records) >= count, timeout)
+
+        if not await anyio.to_thread.run_sync(wait):
+            raise TimeoutError(f"{len(self.records)} sessions ended, not {count}")
+        return list(self.records)

@@ -1,0 +1,23 @@
+"""Smoke check of P6's code paths at tiny sizes (no timing thresholds: the figures live in bench/)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench.p6_relay import _process, _realtime_sessions, _round_trips, _throughput
+
+
+def test_p6_drives_both_forwarders_end_to_end() -> None:
+    with _process("upstream") as (_, upstream_port):
+        upstream = f"ws://127.0.0.1:{upstream_port}/v1/realtime"
+        with _process("bare", upstream) as bare, _process("relay", upstream) as relay:
+            for name, (pid, port) in (("bare", bare), ("relay", relay)):
+                url = f"ws://127.0.0.1:{port}/v1/realtime"
+                auth = name == "relay"
+                rtts = asyncio.run(_round_trips(url, auth, 40))
+                assert len(rtts) == 36
+                assert all(rtt > 0 for rtt in rtts)
+                assert asyncio.run(_throughput(url, auth, 50)) > 0  # asserts all 50 deltas arrived
+                cost, lag = asyncio.run(_realtime_sessions(url, auth, 2, 0.5, pid))
+                assert cost >= 0  # CPU time comes in 10 ms ticks: a short run may show none
+                assert lag >= 0

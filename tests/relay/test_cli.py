@@ -1,0 +1,112 @@
+"""``agent-rt relay`` as a user runs it: one process, ``--workers 2``, and the loopback-only rule."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.abc
+import pytest
+from anyio.streams.text import TextReceiveStream
+
+from .helpers import peer
+
+pytestmark = pytest.mark.anyio
+TOKEN = "relay-token-cli"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AGENT_RT_RELAY_TOKENS")}
+    env["AGENT_RT_RELAY_TOKENS"] = f"env-token-abc,{TOKEN}"
+    return env
+
+
+@asynccontextmanager
+async def relay_command(*args: str, ready: str, count: int = 1) -> AsyncIterator[list[str]]:
+    """Run ``agent-rt relay ARGS``; yield once ``ready`` is on stderr ``count`` times (all lines so far)."""
+    command = [sys.executable, "-m", "agent_rt.cli", "relay", *args]
+    process = await anyio.open_process(command, env=_env(), stdout=subprocess.DEVNULL)
+    assert process.stderr is not None
+    lines: list[str] = []
+    seen = anyio.Event()
+    buffer = ""
+
+    async def read() -> None:
+        nonlocal buffer
+        assert process.stderr is not None
+        async for chunk in TextReceiveStream(process.stderr):
+            buffer += chunk
+            *complete, buffer = buffer.split("\n")
+            lines.extend(complete)
+            if sum(ready in line for line in lines) >= count:
+                seen.set()
+
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(read)
+            with anyio.fail_after(30):
+                await seen.wait()
+            yield lines
+            process.terminate()  # SIGTERM, as systemd or docker stop would
+            with anyio.fail_after(20):
+                await process.wait()
+    finally:
+        with anyio.CancelScope(shield=True):
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+async def test_one_process_with_tokens_from_the_environment() -> None:
+    async with relay_command("--port", "0", ready="relay: listening at") as lines:
+        url = next(line for line in lines if "listening at" in line).split()[3]
+        async with peer(url, token=TOKEN) as client:
+            await client.until("session.created")
+            call = await client.text_turn("what is (17 + 4) * 23")  # the clock plugin's tool,
+            assert call["response"]["output"][0]["name"] == "calculate"  # answered by the relay
+            answer = await client.until("response.done")
+            assert answer["response"]["output"][0]["content"][0]["transcript"] == "(17 + 4) * 23 is 483."
+        async with peer(url, token="env-token-abc") as client:
+            await client.until("session.created")
+    assert not any("no token configured" in line for line in lines)
+
+
+async def test_two_workers_serve_sessions() -> None:
+    port = _free_port()
+    args = ("--port", str(port), "--workers", "2")
+    async with relay_command(*args, ready="Application startup complete", count=2) as lines:
+        url = f"ws://127.0.0.1:{port}/v1/realtime"
+
+        async def session(index: int) -> None:
+            async with peer(url, token=TOKEN) as client:
+                await client.until("session.created")
+                done = await client.text_turn(f"session {index}")
+                assert done["response"]["status"] == "completed"
+
+        async with anyio.create_task_group() as tasks:
+            for index in range(6):
+                tasks.start_soon(session, index)
+    assert sum("Started server process" in line for line in lines) == 2
+    assert sum('"event": "relay.session"' in line for line in lines) == 6
+
+
+async def test_no_token_on_a_public_interface_is_refused() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AGENT_RT_RELAY_TOKENS")}
+    result = await anyio.run_process(
+        [sys.executable, "-m", "agent_rt.cli", "relay", "--host", "0.0.0.0", "--port", "0"],
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert b"accepts loopback clients only" in result.stderr

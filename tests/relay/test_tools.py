@@ -1,0 +1,180 @@
+"""Server-side tools: the relay answers its plugins' calls, the client still sees every event,
+and tools the client declared stay the client's."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from agent_rt.relay import create_relay_app
+from agent_rt.server import LocalRealtimeServer
+from agent_rt.tools import ToolRegistry, function_tool
+
+from .helpers import peer, running
+
+pytestmark = pytest.mark.anyio
+TOKEN = "relay-token-tools"
+SCENARIO = {
+    "rules": [
+        {
+            "regex": r"what is (?P<expression>[0-9 +*/().-]+)",
+            "calls": [{"name": "calculate", "arguments": {"expression": "{expression}"}}],
+            "after_output": "{output.expression} is {output.result}.",
+        },
+        {
+            "match": "my order",
+            "calls": [{"name": "lookup_order", "arguments": {"order": "A-17"}}],
+            "after_output": "Your order is {output.status}.",
+        },
+        {
+            "match": "explode",
+            "calls": [{"name": "explode", "arguments": {}}],
+            "after_output": "The tool said: {output.error}",
+        },
+    ]
+}
+
+
+LONG = "Let me talk while the tool works."
+
+
+@pytest.fixture(autouse=True)
+def _no_upstream_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+def _message_text(done: dict[str, Any]) -> str:
+    item = done["response"]["output"][-1]
+    part = item["content"][0]
+    return str(part.get("text") or part.get("transcript"))
+
+
+async def _responses(client: Any, count: int) -> list[dict[str, Any]]:
+    """Events up to the ``count``-th ``response.done`` (tool outputs may come before or after one)."""
+    events = []
+    while count:
+        event = await client.next_event()
+        events.append(event)
+        count -= event["type"] == "response.done"
+    return events
+
+
+def _of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [event for event in events if event["type"] == kind]
+
+
+def _outputs(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    added = _of(events, "conversation.item.added")
+    return [e["item"] for e in added if e["item"]["type"] == "function_call_output"]
+
+
+async def _user_says(client: Any, text: str) -> None:
+    await client.send(
+        "conversation.item.create",
+        item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
+    )
+    await client.send("response.create")
+
+
+async def test_plugin_tool_calls_are_answered_by_the_relay() -> None:
+    app = create_relay_app(tokens=[TOKEN], tools=True, scenario=SCENARIO)
+    with running(app) as relay:
+        async with peer(relay.url, token=TOKEN) as client:
+            created = await client.until("session.created")
+            opening = await client.until("session.updated")
+            names = [tool["name"] for tool in opening["session"]["tools"]]
+            assert "calculate" in names  # the clock plugin's, added by the relay
+            for turn in range(3):
+                await _user_says(client, f"what is ({turn} + 4) * 23")
+                events = await _responses(client, 2)
+                first, second = _of(events, "response.done")
+                call = first["response"]["output"][0]
+                assert call["type"] == "function_call"
+                assert call["name"] == "calculate"
+                # The client sees the relay's output item and the follow-up response too.
+                (output,) = _outputs(events)
+                assert output["call_id"] == call["call_id"]
+                assert json.loads(output["output"])["result"] == (turn + 4) * 23
+                assert _message_text(second) == f"({turn} + 4) * 23 is {(turn + 4) * 23}."
+            assert created["session"]["tools"] == []
+    assert relay.relay.metrics.sessions_active == 0
+
+
+async def test_tools_the_client_declares_stay_the_clients() -> None:
+    registry = ToolRegistry()
+
+    @function_tool
+    def explode() -> dict[str, Any]:
+        """Always fails."""
+        raise RuntimeError("the tool broke, key sk-do-not-show-0123456789")
+
+    registry.add(explode)
+    async with LocalRealtimeServer(scenario=SCENARIO) as upstream:
+        with running(create_relay_app(upstream.url, tokens=[TOKEN], tools=registry)) as relay:
+            async with peer(relay.url, token=TOKEN) as client:
+                await client.until("session.created")
+                await client.until("session.updated")
+                lookup = {"type": "function", "name": "lookup_order", "parameters": {"type": "object"}}
+                await client.send("session.update", session={"type": "realtime", "tools": [lookup]})
+                updated = await client.until("session.updated")
+                assert [t["name"] for t in updated["session"]["tools"]] == ["lookup_order", "explode"]
+                await _user_says(client, "where is my order")
+                (first,) = _of(await _responses(client, 1), "response.done")
+                call = first["response"]["output"][0]
+                assert call["name"] == "lookup_order"
+                # The relay leaves it alone: the client answers, and asks for the response itself.
+                await client.send(
+                    "conversation.item.create",
+                    item={
+                        "type": "function_call_output",
+                        "call_id": call["call_id"],
+                        "output": json.dumps({"status": "shipped"}),
+                    },
+                )
+                await client.send("response.create")
+                events = await _responses(client, 1)
+                assert _message_text(_of(events, "response.done")[0]) == "Your order is shipped."
+                assert [o["output"] for o in _outputs(client.seen)] == [
+                    '{"status": "shipped"}'
+                ]  # only the client's
+                # A failing relay tool: the model reads an error output, redacted.
+                await _user_says(client, "explode now")
+                events = await _responses(client, 2)
+                (output,) = _outputs(events)
+                assert "the tool broke" in output["output"]
+                assert "sk-do-not-show" not in output["output"]
+                assert _message_text(_of(events, "response.done")[1]).startswith("The tool said:")
+
+
+async def test_a_follow_up_waits_for_a_response_the_client_started_meanwhile() -> None:
+    release = threading.Event()
+    registry = ToolRegistry()
+
+    @function_tool
+    def calculate(expression: str) -> dict[str, Any]:
+        """A slow calculator: it answers once the test lets it."""
+        release.wait(10)
+        return {"expression": expression, "result": 2}
+
+    registry.add(calculate)
+    scenario = {"rules": [*SCENARIO["rules"], {"match": "talk", "reply": LONG}]}
+    async with LocalRealtimeServer(scenario=scenario, realtime_audio=True) as upstream:
+        with running(create_relay_app(upstream.url, tokens=[TOKEN], tools=registry)) as relay:
+            async with peer(relay.url, token=TOKEN) as client:
+                await client.until("session.created")
+                await _user_says(client, "what is 1 + 1")
+                await client.until("response.done")  # the call; the tool is still running
+                await _user_says(client, "talk to me meanwhile")  # the client's own response
+                await client.until("response.created")
+                release.set()  # the output goes in now; the follow-up must wait for this response
+                events = await _responses(client, 2)
+                talked, answered = _of(events, "response.done")
+                assert _message_text(talked).startswith("Let me talk")
+                assert _message_text(answered) == "1 + 1 is 2."
+                assert not _of(events, "error")  # no conversation_already_has_active_response
+                created = [i for i, e in enumerate(events) if e["type"] == "response.created"]
+                done = [i for i, e in enumerate(events) if e["type"] == "response.done"]
+                assert created[0] > done[0]  # the follow-up began after the client's response ended

@@ -1,0 +1,176 @@
+"""The relay's pure parts, fed values: the type peek, limits, usage, policy rewrites, upstream URLs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent_rt.relay.limits import Limits, RateLimiter, SessionSlots, SlotTicket
+from agent_rt.relay.peek import peek_type
+from agent_rt.relay.policy import locked_session, merge_tools, strip_locked, strip_model, wire_lock
+from agent_rt.relay.upstream import (
+    OPENAI_REALTIME_URL,
+    resolve_upstream,
+    rest_base,
+    session_headers,
+    session_url,
+)
+from agent_rt.relay.usage import UsageLedger, usage_of
+
+AUDIO = "QUJD" * 3000
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@given(
+    before=st.dictionaries(st.text(max_size=10).filter(lambda k: k != "type"), json_values, max_size=3),
+    after=st.dictionaries(st.text(max_size=10).filter(lambda k: k != "type"), json_values, max_size=3),
+    kind=st.text(max_size=30),
+    padding=st.sampled_from(["", AUDIO]),
+    indent=st.sampled_from([None, 1]),
+)
+def test_peek_agrees_with_the_json_parser(
+    before: dict[str, Any], after: dict[str, Any], kind: str, padding: str, indent: int | None
+) -> None:
+    event = {**before, "pad": padding, "type": kind, **after}
+    assert peek_type(json.dumps(event, indent=indent)) == kind
+    assert peek_type(json.dumps(event, ensure_ascii=False)) == kind
+
+
+def test_peek_reads_only_the_top_level_type() -> None:
+    nested = {"item": {"type": "message", "content": [{"type": "input_audio", "audio": AUDIO}]}}
+    assert peek_type(json.dumps({**nested, "type": "conversation.item.create"})) == "conversation.item.create"
+    assert peek_type(json.dumps(nested)) is None
+    assert peek_type(json.dumps({"delta": 'a "quoted" \\"type\\": "x"' * 100, "type": "t"})) == "t"
+    assert peek_type(json.dumps({"type": 5, "pad": AUDIO})) is None
+    assert peek_type("[1, 2]") is None
+    assert peek_type("not json" + AUDIO) is None
+    assert peek_type('{"type": "cut' + AUDIO) is None
+
+
+def test_peek_never_disagrees_with_a_parser_that_keeps_the_last_key() -> None:
+    tricky = [
+        '{"type":"input_audio_buffer.append","audio":"' + AUDIO + '","type":"session.update"}',
+        '{"type":"input_audio_buffer.append","typ\\u0065":"session.update"}',
+        '{"audio":"' + AUDIO + '","type":"input_audio_buffer.append","type":"session.update"}',
+    ]
+    for text in tricky:
+        assert peek_type(text) is None, text
+    assert (
+        peek_type('{"type":"conversation.item.create","item":{"type":"message"}}')
+        == "conversation.item.create"
+    )
+    assert (
+        peek_type('{"type":"response.create","response":{"instructions":"caf\\u00e9"}}') == "response.create"
+    )
+
+
+def test_rate_limiter_allows_the_burst_then_the_rate() -> None:
+    limiter = RateLimiter(rate=10, burst=3, now=0.0)
+    assert [limiter.allow(0.0) for _ in range(4)] == [True, True, True, False]
+    assert limiter.allow(0.05) is False  # half a token back
+    assert limiter.allow(0.1) is True
+    assert [limiter.allow(10.0) for _ in range(4)] == [True, True, True, False]  # capped at the burst
+
+
+def test_session_slots_and_tickets() -> None:
+    slots = SessionSlots(Limits(max_sessions=2, max_sessions_per_identity=1))
+    assert slots.acquire("a") is None
+    assert slots.acquire("a") == "too many concurrent sessions for this identity (limit 1)"
+    ticket = SlotTicket(slots, "b")
+    assert slots.acquire("b") is None
+    assert slots.acquire("c") == "too many concurrent sessions on this relay (limit 2)"
+    ticket.release()
+    ticket.release()  # once only
+    assert (slots.total, dict(slots.per_identity)) == (1, {"a": 1})
+
+
+def test_usage_of_response_done() -> None:
+    response = {
+        "usage": {
+            "total_tokens": 30,
+            "input_tokens": 20,
+            "output_tokens": 10,
+            "input_token_details": {"text_tokens": 5, "audio_tokens": 15, "cached_tokens": 4},
+            "output_token_details": {"text_tokens": 2, "audio_tokens": 8},
+        }
+    }
+    counts = usage_of(response)
+    assert counts == {
+        "total": 30,
+        "input": 20,
+        "output": 10,
+        "input_text": 5,
+        "input_audio": 15,
+        "input_cached": 4,
+        "output_text": 2,
+        "output_audio": 8,
+    }
+    assert usage_of({"usage": None}) == {}
+    assert usage_of({"usage": {"input_tokens": 3, "output_tokens": True}}) == {"input": 3, "total": 3}
+    ledger = UsageLedger()
+    ledger.add("a", counts)
+    ledger.add("a", counts)
+    assert ledger.spent("a") == 60
+    assert ledger.spent("nobody") == 0
+
+
+def test_lock_rewrites() -> None:
+    lock = {"instructions": "fixed", "voice": "marin", "model": "gpt-realtime"}
+    ga = wire_lock(lock, beta=False)
+    assert ga == {"instructions": "fixed", "audio.output.voice": "marin"}
+    assert wire_lock(lock, beta=True) == {"instructions": "fixed", "voice": "marin"}
+    assert wire_lock({"audio.output.voice": "marin"}, beta=True) == {"voice": "marin"}
+    assert wire_lock({"modalities": ["text"]}, beta=False) == {"output_modalities": ["text"]}
+    assert locked_session(ga, beta=False) == {
+        "type": "realtime",
+        "instructions": "fixed",
+        "audio": {"output": {"voice": "marin"}},
+    }
+    assert locked_session({"voice": "alloy"}, beta=True) == {"voice": "alloy"}
+    assert locked_session(wire_lock({"model": "m"}, beta=False), beta=False) is None
+    session = {"instructions": "mine", "audio": {"output": {"voice": "verse", "speed": 1.2}}, "model": "m"}
+    assert strip_locked(session, ga) == ["instructions", "audio.output.voice"]
+    assert session == {"audio": {"output": {"speed": 1.2}}, "model": "m"}
+    assert strip_model({"model": "x"}, None) is None
+    other = {"model": "x", "voice": "y"}
+    assert strip_model(other, {"y"}) == "x"
+    assert other == {"voice": "y"}
+
+
+def test_merge_tools_puts_the_relays_last_and_replaces_clashes() -> None:
+    ours = [{"type": "function", "name": "get_time", "parameters": {}}]
+    session = {"tools": [{"type": "function", "name": "get_time"}, {"type": "function", "name": "mine"}]}
+    assert merge_tools(session, ours) == ["get_time"]
+    assert [tool["name"] for tool in session["tools"]] == ["mine", "get_time"]
+    untouched: dict[str, Any] = {"instructions": "x"}
+    assert merge_tools(untouched, ours) == []
+    assert untouched == {"instructions": "x"}
+
+
+def test_upstream_resolution_and_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert resolve_upstream(None).embedded
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    service = resolve_upstream(None)
+    assert (service.url, service.key) == (OPENAI_REALTIME_URL, "sk-env")
+    assert "sk-env" not in repr(service)
+    assert resolve_upstream("ws://h/v1/realtime", key_env="NOT_SET_ANYWHERE").key is None
+    assert (
+        session_url("wss://h/v1/realtime?model=a", "model=b&x=1", None) == "wss://h/v1/realtime?model=b&x=1"
+    )
+    assert session_url("wss://h/v1/realtime", "model=b", "locked") == "wss://h/v1/realtime?model=locked"
+    assert session_headers("k", beta=True) == {"Authorization": "Bearer k", "OpenAI-Beta": "realtime=v1"}
+    assert session_headers(None, beta=False) == {}
+    assert rest_base("wss://api.openai.com/v1/realtime") == "https://api.openai.com/v1"
+    assert rest_base("ws://127.0.0.1:9/v1/realtime/") == "http://127.0.0.1:9/v1"
