@@ -205,7 +205,10 @@ class RealtimeAPI(EventEmitter):
         websocket, task_group = self._websocket, self._task_group
         self._closing = True
         if websocket is not None:
-            await websocket.close()
+            # Shielded (the close is bounded by its own timeout): a caller that is being cancelled still
+            # closes the socket and, below, the task group, so nothing of the connection is left open.
+            with anyio.CancelScope(shield=True):
+                await websocket.close()
         if task_group is not None:
             self._task_group = None
             task_group.cancel_scope.cancel()

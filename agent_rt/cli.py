@@ -26,11 +26,12 @@ import numpy as np
 from . import audio as audio_utils
 from .client import RealtimeClient
 from .errors import ConnectionClosedError, NotConnectedError
+from .mcp.cli import add_mcp_argument, format_mcp_report, mcp_config_from_args, running_mcp_servers
 from .plugins import load_plugins
-from .plugins_cli import add_plugin_commands, tools_list
+from .plugins_cli import add_plugin_commands, tools_list, tools_payload
 from .server import LocalRealtimeServer, Scenario
 from .server.addresses import connectable_urls, is_loopback
-from .tools import ToolResult, execute_tool_call
+from .tools import ToolRegistry, ToolResult, execute_tool_call
 
 DEMO_SCENARIO: dict[str, Any] = {
     "rules": [
@@ -58,7 +59,12 @@ DEMO_SCENARIO: dict[str, Any] = {
 
 #: Modules that add commands: each has ``register(commands)``, taking the subparsers object; a
 #: command's parser sets ``handler=`` (``args -> int``, sync or async) with ``set_defaults``.
-COMMAND_MODULES: tuple[str, ...] = ("agent_rt.relay.cli", "agent_rt.plugins_cli", "agent_rt.doctor")
+COMMAND_MODULES: tuple[str, ...] = (
+    "agent_rt.relay.cli",
+    "agent_rt.console.cli",
+    "agent_rt.plugins_cli",
+    "agent_rt.doctor",
+)
 
 DEMO_TURNS = ["Hello!", "What time is it in Tokyo?", "What is (17 + 4) * 23?"]
 
@@ -101,6 +107,7 @@ def _client(
         debug=args.debug,
         plugins=plugins,
         reconnect=reconnect,
+        mcp_servers=mcp_config_from_args(args),
     )
 
 
@@ -291,24 +298,58 @@ async def _say(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tools_list(args: argparse.Namespace) -> int:
-    return tools_list(args)
+async def _tools_list(args: argparse.Namespace) -> int:
+    """Plugin tools (``plugins_cli.tools_list``), then the tools of the ``--mcp-config`` servers."""
+    configs = mcp_config_from_args(args)
+    if not configs:
+        return tools_list(args)
+    loaded = args.loaded_plugins
+    registry = ToolRegistry()
+    for tool in loaded.tools:
+        registry.add(tool)
+    async with running_mcp_servers(configs, registry, report=False) as servers:
+        failed = bool(servers.failures)
+        if args.json:
+            payload = tools_payload(loaded)
+            payload["mcp_tools"] = [
+                {"name": tool.name, "server": server, "definition": tool.definition}
+                for server, tool in servers.tools()
+            ]
+            payload["mcp_errors"] = [
+                {"server": name, "message": str(error)} for name, error in servers.failures.items()
+            ]
+            _print(json.dumps(payload, indent=2))
+            return 1 if loaded.failures or failed else 0
+        status = tools_list(args)
+        _print()
+        _print(format_mcp_report(servers))
+        for server, tool in servers.tools():
+            _print(f"\n{tool.name} (MCP server {server}):")
+            _print(json.dumps(tool.definition, indent=2))
+    return 1 if status or failed else 0
 
 
 async def _tools_call(args: argparse.Namespace) -> int:
-    loaded = load_plugins()
-    tool = next((t for t in loaded.tools if t.name == args.name), None)
-    if tool is None:
-        names = ", ".join(t.name for t in loaded.tools) or "none"
-        raise CliError(f"unknown tool {args.name!r} (installed: {names})")
     try:
         json.loads(args.arguments)
     except ValueError as exc:
         raise CliError(f"arguments are not valid JSON: {exc}") from exc
+    loaded = load_plugins()
+    registry = ToolRegistry()
+    for tool in loaded.tools:
+        registry.add(tool)
+    configs = mcp_config_from_args(args)
     tools_log = logging.getLogger("agent_rt.tools")
     if not args.debug:  # the failure is reported in one line below; --debug shows its traceback
         tools_log.setLevel(logging.CRITICAL)
-    result: ToolResult = await execute_tool_call(tool, tool.name, "call_cli", args.arguments)
+    async with contextlib.AsyncExitStack() as stack:
+        if configs:
+            await stack.enter_async_context(running_mcp_servers(configs, registry))
+        chosen = registry.get(args.name)
+        if chosen is None:
+            names = ", ".join(registry.names()) or "none"
+            raise CliError(f"unknown tool {args.name!r} (available: {names})")
+        result: ToolResult = await execute_tool_call(chosen, chosen.name, "call_cli", args.arguments)
     if not result.ok:  # the tool failed (bad arguments included): 1; 2 stays argparse's usage error
         raise CliError(str(result.error))
     _print(result.output)
@@ -433,6 +474,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each reply")
         if live:
             sub.add_argument("--live", action="store_true", help="use the real API (needs OPENAI_API_KEY)")
+        add_mcp_argument(sub)
 
     connection(commands.add_parser("demo", help="a scripted conversation with a tool call (the main demo)"))
     chat = commands.add_parser("chat", help="an interactive text chat")
@@ -447,13 +489,18 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("file")
     say.add_argument("-o", "--output", help="reply WAV (default: FILE.reply.wav)")
     connection(say)
-    tools = commands.add_parser("tools", help="list or call installed plugin tools").add_subparsers(
+    tools = commands.add_parser("tools", help="list or call plugin and MCP tools").add_subparsers(
         dest="tools_command", required=True
     )
-    tools.add_parser("list", help="installed plugins, their tools and schemas").add_argument(
+    tools_list_parser = tools.add_parser(
+        "list", help="installed plugins and MCP servers, their tools and schemas"
+    )
+    tools_list_parser.add_argument(
         "--json", action="store_true", help="print the tools, load errors and conflicts as JSON"
     )
+    add_mcp_argument(tools_list_parser)
     call = tools.add_parser("call", help="validate and run a tool locally")
+    add_mcp_argument(call)
     call.add_argument("name")
     call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
     serve = commands.add_parser("serve", help="run the local Realtime server")
@@ -494,8 +541,41 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return await _serve(args)
     if args.tools_command == "list":
-        return _tools_list(args)
+        return await _tools_list(args)
     return await _tools_call(args)
+
+
+async def _run_until_terminated(args: argparse.Namespace) -> int:
+    """Run the command; SIGTERM cancels it like Ctrl-C does, so every ``finally`` runs (exit 143).
+
+    Child processes such as stdio MCP servers live in their own process session: a plain SIGTERM
+    of the command would leave them running.
+    """
+    import signal
+
+    outcome: list[int] = []
+    failure: list[BaseException] = []
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        with (
+            contextlib.suppress(NotImplementedError, ValueError),
+            anyio.open_signal_receiver(signal.SIGTERM) as signals,
+        ):
+            async for _ in signals:
+                scope.cancel()
+                return
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch, group.cancel_scope)
+        try:
+            outcome.append(await _run(args))
+        except (Exception, KeyboardInterrupt) as exc:  # re-raised as itself, not in an exception group
+            failure.append(exc)
+        finally:
+            group.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
+    return outcome[0] if outcome else 143
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -504,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s"
     )
     try:
-        return anyio.run(_run, args, backend="trio" if args.trio else "asyncio")
+        return anyio.run(_run_until_terminated, args, backend="trio" if args.trio else "asyncio")
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `agent-rt tools list | head`: the reader left; not an error
@@ -516,6 +596,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _error_line(_one_line(_innermost(exc)))
         return 1
+    except BaseException as exc:  # on trio, Ctrl-C can land in a task and come wrapped in a group
+        if _interrupted(exc):
+            return 130
+        raise
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """A KeyboardInterrupt, maybe inside (nested) exception groups."""
+    inner = getattr(exc, "exceptions", None)
+    if isinstance(inner, tuple) and inner:
+        return any(isinstance(e, BaseException) and _interrupted(e) for e in inner)
+    return isinstance(exc, KeyboardInterrupt)
 
 
 def _innermost(exc: BaseException) -> BaseException:

@@ -10,10 +10,11 @@ taken by a machine before a send, and no state here is written on both sides of 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import math
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,6 +37,7 @@ from .tools import Tool, ToolRegistry
 if TYPE_CHECKING:
     import ssl
 
+    from .mcp import McpServerConfig, McpServersSource
     from .plugins import LoadedPlugins
 
 __all__ = ["DEFAULT_SESSION_CONFIG", "MAX_APPEND_BYTES", "RENEW_REASON", "RealtimeClient"]
@@ -89,6 +91,7 @@ class RealtimeClient(EventEmitter):
         reconnect: bool | ReconnectPolicy = False,
         before_reconnect: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
         session_defaults: bool = True,
+        mcp_servers: McpServersSource | Sequence[McpServerConfig] = None,
     ) -> None:
         super().__init__()
         self.realtime = RealtimeAPI(
@@ -106,6 +109,15 @@ class RealtimeClient(EventEmitter):
         if plugins is not False:
             self.load_plugins(() if plugins is True else plugins, disabled=disabled_plugins)
         self.settings = SessionSettings(self.tools, self.realtime.dialect, defaults=session_defaults)
+        from .mcp.attach import ClientMcp  # deferred: no MCP code runs without a config
+
+        #: The MCP servers of ``mcp_servers=`` (or ``AGENT_RT_MCP_CONFIG``): started at connect.
+        self.mcp = ClientMcp(
+            mcp_servers,
+            self.tools,
+            reserved_names=lambda: {str(tool.get("name")) for tool in self.settings.session_tools},
+            on_tools_changed=self._mcp_tools_changed,
+        )
         self.lifecycle = Lifecycle()
         self._gate = ResponseGate()
         self._cursor = ItemCursor()
@@ -228,6 +240,12 @@ class RealtimeClient(EventEmitter):
             raise
         self._task_group = self.realtime._task_group
         self.lifecycle.opened()
+        if self.mcp and self._task_group is not None:
+            try:  # in the connection's task group; their tools go into the first session.update
+                await self.mcp.start(self._task_group)
+            except BaseException:  # cancelled (or failed) while the servers start: close everything
+                await self.disconnect()
+                raise
         try:
             await self._send_session_update()
         except NotConnectedError:  # closed at once: raise the close's own error once it is read
@@ -237,9 +255,12 @@ class RealtimeClient(EventEmitter):
         """Close the connection (and stop reconnecting); every task the client started is finished."""
         self.lifecycle.closing()
         self._runner.cancel_all()
-        await self.realtime.disconnect()
-        self._task_group = None
-        self._finish_close(_CLOSE_ON_DISCONNECT, "disconnected")
+        try:
+            await self.realtime.disconnect()
+        finally:  # also when the caller is cancelled: the MCP servers ended with the task group
+            self.mcp.detach()
+            self._task_group = None
+            self._finish_close(_CLOSE_ON_DISCONNECT, "disconnected")
 
     async def reset(self) -> None:
         """Disconnect and return to a fresh state: default session config, no tools, no handlers."""
@@ -300,6 +321,10 @@ class RealtimeClient(EventEmitter):
         ``output_modalities``, ``truncation``, ...); a later value overrides an earlier one in
         either spelling. Tools given here have no handler: the application answers them.
         """
+        if "tools" in fields:  # remote MCP tools carry tokens: keep them out of every log
+            from .mcp.config import register_tool_secrets
+
+            register_tool_secrets(fields["tools"])
         self.settings.update(fields)
         self._sync_audio_formats()
         if self.is_connected():
@@ -426,6 +451,32 @@ class RealtimeClient(EventEmitter):
         }
         await self.realtime.send("conversation.item.truncate", truncate)
         return item
+
+    async def _mcp_tools_changed(self) -> None:
+        """An MCP server's tools changed (``tools/list_changed``, or it died): tell the session."""
+        if self.is_connected():
+            with contextlib.suppress(NotConnectedError):
+                await self._send_session_update()
+
+    async def approve_mcp(
+        self, request_id: str, approve: bool = True, *, reason: str | None = None, respond: bool = True
+    ) -> None:
+        """Answer a remote MCP ``mcp_approval_request`` item (``request_id`` is its id).
+
+        Sends an ``mcp_approval_response`` item; with ``respond`` (default), asks for the next
+        response too, which runs the call (or says it was not run).
+        """
+        self._app_sends("answer an MCP approval request")
+        item: dict[str, Any] = {
+            "type": "mcp_approval_response",
+            "approval_request_id": request_id,
+            "approve": approve,
+        }
+        if reason is not None:
+            item["reason"] = reason
+        await self.realtime.send("conversation.item.create", {"item": item})
+        if respond:
+            await self._create_response(None)
 
     async def delete_item(self, item_id: str) -> None:
         self._app_sends("delete an item")

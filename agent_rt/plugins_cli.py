@@ -19,7 +19,14 @@ from typing import Any
 from . import __version__
 from .plugins import ENTRY_POINT_GROUP, LoadedPlugins, PluginError, format_report, load_plugins, report_dict
 
-__all__ = ["PluginCommands", "add_plugin_commands", "register", "register_plugin_commands", "tools_list"]
+__all__ = [
+    "PluginCommands",
+    "add_plugin_commands",
+    "register",
+    "register_plugin_commands",
+    "tools_list",
+    "tools_payload",
+]
 
 logger = logging.getLogger("agent_rt.plugins")
 
@@ -165,19 +172,20 @@ def plugins_text(loaded: LoadedPlugins, added: PluginCommands) -> str:
     return "\n".join(lines)
 
 
+def tools_payload(loaded: LoadedPlugins) -> dict[str, Any]:
+    """What ``agent-rt tools list --json`` prints: the tools, load errors and conflicts."""
+    report = report_dict(loaded)
+    tools = [
+        {"name": tool.name, "plugin": tool.plugin, "definition": tool.definition} for tool in loaded.tools
+    ]
+    return {"tools": tools, "errors": report["errors"], "conflicts": report["conflicts"]}
+
+
 def tools_list(args: argparse.Namespace) -> int:
     """``agent-rt tools list [--json]``: exit status 1 when a plugin failed to load; a conflict alone: 0."""
     loaded = _loaded(args)
     if getattr(args, "json", False):
-        payload = report_dict(loaded)
-        tools = [
-            {"name": tool.name, "plugin": tool.plugin, "definition": tool.definition} for tool in loaded.tools
-        ]
-        print(
-            json.dumps(
-                {"tools": tools, "errors": payload["errors"], "conflicts": payload["conflicts"]}, indent=2
-            )
-        )
+        print(json.dumps(tools_payload(loaded), indent=2))
     else:
         print(format_report(loaded))
         for tool in loaded.tools:

@@ -22,10 +22,15 @@ import runpy
 import sys
 from typing import Any
 
-import anyio
+# Snippets see installed packages, not the test folders beside this script (tests/mcp is not ``mcp``).
+sys.path[:] = [
+    entry for entry in sys.path if os.path.abspath(entry or ".") != os.path.dirname(os.path.abspath(__file__))
+]
 
-import agent_rt.api
-import agent_rt.client_secrets
+import anyio  # noqa: E402
+
+import agent_rt.api  # noqa: E402
+import agent_rt.client_secrets  # noqa: E402
 
 
 def point_defaults_at_the_local_server() -> None:

@@ -18,6 +18,12 @@ EXPECTED = {
     "interruption.py": ["the item keeps 7200 samples", "response status: cancelled"],
     "weather.py": ["offline: a loopback stand-in", "Right now in Paris it is 9.5°C, with wind at 14.2 km/h."],
     "custom_tool.py": ["[tool] ok=True", "For 3 cups use 45.9 g of coffee and 750.0 ml."],
+    "mcp_tools.py": [
+        "tools from the MCP server: add, divide",
+        "2 plus 3 is 5.",
+        "The calculator refused: McpToolError: Error executing tool divide: cannot divide by zero",
+        "MCP server stopped: True",
+    ],
     "reconnect.py": [
         "Nice to meet you, Ada!",
         "reconnecting: attempt 1",

@@ -6,7 +6,11 @@ keeps items in conversation order, each in its wire shape plus ``item["formatted
 - ``audio``: int16 numpy array of all audio so far (assistant output, or the user's input audio),
 - ``text``: accumulated text, ``transcript``: accumulated audio transcript,
 - ``tool``: ``{"type", "name", "call_id", "arguments"}`` for function calls,
-- ``output``: the output string of a ``function_call_output`` item.
+- ``output``: the output string of a ``function_call_output`` item,
+- remote MCP items (``mcp_list_tools``, ``mcp_call``, ``mcp_approval_request`` /
+  ``mcp_approval_response``): ``tool`` ``{"type": "mcp", "server_label", "name", "arguments"}``,
+  a call's ``output`` and ``error``, a listing's ``tools``, ``mcp_status`` from the
+  ``mcp_list_tools.*`` / ``response.mcp_call.*`` events.
 
 Events the cache can't place (a delta for an unknown item, deleting an unknown item) raise
 :class:`~agent_rt.errors.ConversationError`; the client turns that into an ``error`` event and
@@ -87,6 +91,38 @@ def _set_compacted(item: Item, audio: AudioBuffer) -> None:
 def _copy_without_output(response: Mapping[str, Any]) -> dict[str, Any]:
     # The response's items live in the item cache; the rest is copied so the cache never aliases events.
     return {key: copy.deepcopy(value) for key, value in response.items() if key != "output"}
+
+
+#: Item types of remote MCP (GA): tool listings, calls, and the approval round trip.
+_MCP_ITEMS = frozenset({"mcp_list_tools", "mcp_call", "mcp_approval_request", "mcp_approval_response"})
+
+
+def _tool_type(item: Mapping[str, Any]) -> str:
+    return "mcp" if item.get("type") == "mcp_call" else "function"
+
+
+def _format_mcp(item: Mapping[str, Any], formatted: dict[str, Any]) -> None:
+    """``formatted`` of an MCP item: ``tool`` for calls and approval requests, ``output``/``error``
+    of a call, ``tools`` of a listing, ``approve`` of an approval response."""
+    kind = item.get("type")
+    if kind in ("mcp_call", "mcp_approval_request"):
+        tool = formatted.setdefault("tool", {"type": "mcp"})
+        tool.update(
+            {
+                "type": "mcp",
+                "server_label": item.get("server_label"),
+                "name": item.get("name"),
+                "arguments": item.get("arguments") or "",
+            }
+        )
+        if kind == "mcp_call":
+            tool["approval_request_id"] = item.get("approval_request_id")
+            formatted["output"] = item.get("output")
+            formatted["error"] = copy.deepcopy(item.get("error"))
+    elif kind == "mcp_list_tools":
+        formatted["tools"] = copy.deepcopy(item.get("tools") or [])
+    elif kind == "mcp_approval_response":
+        formatted["approve"] = item.get("approve")
 
 
 def sample_rate(audio_format: str) -> int:
@@ -175,6 +211,15 @@ class RealtimeConversation:
             "response.output_audio.delta": self._audio_delta,
             "response.function_call_arguments.delta": self._arguments_delta,
             "response.function_call_arguments.done": self._arguments_done,
+            # Remote MCP (GA): the service lists and calls the tools of an ``mcp`` session tool.
+            "response.mcp_call_arguments.delta": self._arguments_delta,
+            "response.mcp_call_arguments.done": self._arguments_done,
+            "response.mcp_call.in_progress": self._mcp_status,
+            "response.mcp_call.completed": self._mcp_status,
+            "response.mcp_call.failed": self._mcp_status,
+            "mcp_list_tools.in_progress": self._mcp_status,
+            "mcp_list_tools.completed": self._mcp_status,
+            "mcp_list_tools.failed": self._mcp_status,
         }
         # Beta spellings map straight to their handlers: no renaming per event.
         for beta, ga in BETA_TO_GA_EVENTS.items():
@@ -314,6 +359,8 @@ class RealtimeConversation:
             }
         elif kind == "function_call_output":
             formatted["output"] = item.get("output")
+        elif kind in _MCP_ITEMS:
+            _format_mcp(item, formatted)
         item["formatted"] = formatted
         self._by_id[item_id] = item
         self._state[item_id] = state
@@ -375,6 +422,8 @@ class RealtimeConversation:
                 tool["arguments"] = item["arguments"]
         elif item.get("type") == "function_call_output":
             formatted["output"] = item.get("output")
+        elif item.get("type") in _MCP_ITEMS:
+            _format_mcp(item, formatted)
         elif item.get("role") == "assistant":  # the final parts correct what the deltas built
             self._refresh_formatted(item)
 
@@ -701,7 +750,7 @@ class RealtimeConversation:
         item = self._require(event)
         delta = event.get("delta") or ""
         item["arguments"] = (item.get("arguments") or "") + delta
-        tool = item["formatted"].setdefault("tool", {"type": "function", "arguments": ""})
+        tool = item["formatted"].setdefault("tool", {"type": _tool_type(item), "arguments": ""})
         tool["arguments"] = item["arguments"]
         return ConversationUpdate(item, {"arguments": delta})
 
@@ -710,8 +759,21 @@ class RealtimeConversation:
         arguments = event.get("arguments")
         if isinstance(arguments, str):
             item["arguments"] = arguments
-            item["formatted"].setdefault("tool", {"type": "function"})["arguments"] = arguments
+            item["formatted"].setdefault("tool", {"type": _tool_type(item)})["arguments"] = arguments
         if isinstance(event.get("name"), str):
             item.setdefault("name", event["name"])
-            item["formatted"].setdefault("tool", {"type": "function"})["name"] = event["name"]
+            item["formatted"].setdefault("tool", {"type": _tool_type(item)})["name"] = event["name"]
+        return ConversationUpdate(item, None)
+
+    def _mcp_status(self, event: Event) -> ConversationUpdate:
+        """``mcp_list_tools.*`` / ``response.mcp_call.*``: the item's ``formatted["mcp_status"]``.
+
+        These events carry only ``item_id``; one may arrive before its item (a listing starts as
+        the session is updated), so an unknown id is no error.
+        """
+        item_id = event.get("item_id")
+        item = self._by_id.get(item_id) if isinstance(item_id, str) else None
+        if item is None:
+            return _NOTHING
+        item["formatted"]["mcp_status"] = str(event["type"]).rsplit(".", 1)[1]
         return ConversationUpdate(item, None)

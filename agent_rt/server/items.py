@@ -16,6 +16,7 @@ from .codec import decode
 from .config import AudioFormat
 from .conversation import StoredItem
 from .ids import IdFactory
+from .responder import McpCallOutput
 from .validate import check_enum, check_list, check_object, check_str
 
 _ITEM_TYPES = ["message", "function_call", "function_call_output"]
@@ -63,13 +64,30 @@ def function_call_item(item_id: str, *, name: str, call_id: str, ga: bool) -> di
     return item
 
 
+def mcp_call_item(item_id: str, call: McpCallOutput, *, ga: bool) -> dict[str, Any]:
+    """An ``mcp_call`` item as ``response.output_item.added`` shows it (GA only: remote MCP)."""
+    item = _envelope(item_id, ga)
+    item.update(
+        {
+            "type": "mcp_call",
+            "status": "in_progress",
+            "server_label": call.server_label,
+            "name": call.name,
+            "arguments": "",
+        }
+    )
+    if call.approval_request_id is not None:
+        item["approval_request_id"] = call.approval_request_id
+    return item
+
+
 def client_item(
     raw: Any, *, ga: bool, ids: IdFactory, input_format: AudioFormat, param: str = "item"
 ) -> StoredItem:
     """Validate a client-supplied item and build what the conversation stores."""
     given = check_object(raw, param)
     kind = given.get("type", "message")
-    check_enum(kind, f"{param}.type", _ITEM_TYPES)
+    check_enum(kind, f"{param}.type", [*_ITEM_TYPES, "mcp_approval_response"] if ga else _ITEM_TYPES)
     item_id = given.get("id")
     if item_id is None:
         item_id = ids.item()
@@ -82,6 +100,16 @@ def client_item(
     stored = StoredItem(item=item)
     if kind == "message":
         _message(given, stored, ga=ga, input_format=input_format, param=param)
+    elif kind == "mcp_approval_response":
+        if "approval_request_id" not in given:
+            raise errors.missing_parameter(f"{param}.approval_request_id")
+        item["approval_request_id"] = check_str(given["approval_request_id"], f"{param}.approval_request_id")
+        if not isinstance(given.get("approve"), bool):
+            raise errors.invalid_type(f"{param}.approve", "a boolean", given.get("approve"))
+        item["approve"] = given["approve"]
+        if given.get("reason") is not None:
+            item["reason"] = check_str(given["reason"], f"{param}.reason")
+        del item["status"]
     elif kind == "function_call":
         if "name" not in given:
             raise errors.missing_parameter(f"{param}.name")

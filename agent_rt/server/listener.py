@@ -5,7 +5,9 @@ It only moves events: a reader task feeds client frames to the session, a pump t
 ``response.cancel`` or barge-in audio read meanwhile is honoured before the next batch), and a
 writer task sends everything in the order the session produced it. With ``realtime_audio`` the
 pump sleeps for the duration of each batch's audio, like a service streaming speech; otherwise
-responses go out as fast as the socket takes them.
+responses go out as fast as the socket takes them. ``first_response_delay`` (seconds) holds each
+response's first output back after ``response.created``, like a model's time to first token: with
+both, a browser can hear and interrupt answers offline (the console's sessions use them).
 
 :class:`Faults` injects the failures clients must survive: a dropped connection (no close
 frame, the client sees 1006), a non-JSON text frame, a broken WebSocket frame, a server that
@@ -43,6 +45,8 @@ from .addresses import url_host
 from .auth import ApiKeyCheck, error_body, offered_subprotocols, presented_key
 from .client_secrets import ClientSecretIssuer
 from .config import SESSION_SECONDS, Dialect
+from .remote_mcp import CallRequest, ListRequest, RemoteMcpDriver
+from .responder import McpResult
 from .scenario import Scenario, ScenarioSource
 from .session import RealtimeSession
 
@@ -158,8 +162,11 @@ class _Connection:
         faults: Faults | None,
         realtime_audio: bool,
         max_seconds: float,
+        first_response_delay: float = 0.0,
     ) -> None:
         self.max_seconds = max_seconds
+        self.first_response_delay = first_response_delay
+        self._delayed: object = None  # the last response held back by first_response_delay
         self.ws = websocket
         self.info = info
         self.session = info.session
@@ -170,6 +177,7 @@ class _Connection:
         self.wake = anyio.Event()
         self.cancel_scope = anyio.CancelScope()
         self.ending: tuple[int, str] | None = None  # (close code, reason); code 1006 = abort
+        self.remote_mcp = RemoteMcpDriver(self.session.take_mcp_requests, self._mcp_listed, self._mcp_called)
         info._end = self.end
 
     def end(self, code: int, reason: str) -> None:
@@ -183,7 +191,9 @@ class _Connection:
                 tg.start_soon(self._writer)
                 tg.start_soon(self._pump)
                 tg.start_soon(self._session_cap)
+                tg.start_soon(self.remote_mcp.run)
                 self.outbox.put(self.session.start())
+                self._poke_remote_mcp()
                 try:
                     await self._reader()
                 finally:
@@ -213,8 +223,23 @@ class _Connection:
                 logger.exception("local server failed on a client event")
                 events = [self._server_error()]
             self.outbox.put(events)
+            self._poke_remote_mcp()
             if self.session.streaming:
                 self.wake.set()
+
+    def _poke_remote_mcp(self) -> None:
+        if self.session.remote_mcp.has_requests:
+            self.remote_mcp.poke()
+
+    def _mcp_listed(
+        self, request: ListRequest, tools: list[dict[str, Any]] | None, error: str | None
+    ) -> None:
+        self.outbox.put(self.session.mcp_listed(request, tools, error))
+
+    def _mcp_called(self, request: CallRequest, result: McpResult) -> None:
+        self.session.mcp_called(request, result)
+        if self.session.streaming:
+            self.wake.set()
 
     async def _pump(self) -> None:
         while True:
@@ -225,6 +250,11 @@ class _Connection:
             await self.outbox.wait_drained()
             if not self.session.streaming:
                 continue
+            stream = self.session.active_response
+            if self.first_response_delay > 0 and stream is not None and stream is not self._delayed:
+                self._delayed = stream
+                await anyio.sleep(self.first_response_delay)
+                continue  # a cancel or barge-in read meanwhile is honoured before any output
             try:
                 events = self.session.step()
             except Exception:  # a server bug: say so and end the connection like a 1011
@@ -235,6 +265,7 @@ class _Connection:
                 self.cancel_scope.cancel()
                 return
             self.outbox.put(events)
+            self._poke_remote_mcp()
             if self.realtime_audio and self.session.last_step_audio_ms:
                 await anyio.sleep(self.session.last_step_audio_ms / 1000)
 
@@ -315,9 +346,13 @@ class RealtimeServerApp:
         reject_beta: bool = False,
         seed: int | None = None,
         max_session_seconds: float | None = None,
+        first_response_delay: float = 0.0,
         api_key: str | None = None,
         keep_closed: int | None = 0,
     ) -> None:
+        if not first_response_delay >= 0:
+            raise ValueError(f"first_response_delay must be >= 0, not {first_response_delay!r}")
+        self.first_response_delay = first_response_delay
         if max_session_seconds is not None and not max_session_seconds > 0:
             raise ValueError(f"max_session_seconds must be > 0, not {max_session_seconds!r}")
         if keep_closed is not None and keep_closed < 0:
@@ -406,7 +441,9 @@ class RealtimeServerApp:
                 await self._refuse_beta(websocket, session)
                 return
             faults = _faults_for(self.faults, index)
-            await _Connection(websocket, info, faults, self.realtime_audio, max_seconds).run()
+            await _Connection(
+                websocket, info, faults, self.realtime_audio, max_seconds, self.first_response_delay
+            ).run()
         finally:
             info.close_code = websocket.close_code
             info._end = None  # the connection object (and its outbox) goes with its tasks
@@ -461,6 +498,7 @@ async def serve_realtime(
     reject_beta: bool = False,
     seed: int | None = None,
     max_session_seconds: float | None = None,
+    first_response_delay: float = 0.0,
     api_key: str | None = None,
     keep_closed: int | None = 0,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
@@ -470,7 +508,8 @@ async def serve_realtime(
     ``faults`` applies to every connection, or per connection when a sequence (``None`` = none).
     ``reject_beta`` answers beta handshakes the way the retired beta interface does;
     ``max_session_seconds`` overrides the session cap (60 minutes GA, 30 beta); ``api_key``
-    makes every WebSocket and REST request authenticate (see :class:`RealtimeServerApp`).
+    makes every WebSocket and REST request authenticate (see :class:`RealtimeServerApp`);
+    ``first_response_delay`` holds each response's first output back that many seconds.
     """
     app = RealtimeServerApp(
         scenario=scenario,
@@ -479,6 +518,7 @@ async def serve_realtime(
         reject_beta=reject_beta,
         seed=seed,
         max_session_seconds=max_session_seconds,
+        first_response_delay=first_response_delay,
         api_key=api_key,
         keep_closed=keep_closed,
     )
@@ -508,6 +548,7 @@ class LocalRealtimeServer:
         reject_beta: bool = False,
         seed: int | None = None,
         max_session_seconds: float | None = None,
+        first_response_delay: float = 0.0,
         api_key: str | None = None,
         keep_closed: int | None = KEEP_CLOSED_FOR_TESTS,
     ) -> None:
@@ -520,6 +561,7 @@ class LocalRealtimeServer:
             reject_beta=reject_beta,
             seed=seed,
             max_session_seconds=max_session_seconds,
+            first_response_delay=first_response_delay,
             api_key=api_key,
             keep_closed=keep_closed,
         )

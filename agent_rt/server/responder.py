@@ -9,7 +9,7 @@ can replace it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,7 +30,42 @@ class CallOutput:
     call_id: str
 
 
-PlannedOutput = TextOutput | CallOutput
+@dataclass(frozen=True)
+class McpResult:
+    """What a remote MCP call gave: ``output`` (the text the item carries) or ``error`` (its object)."""
+
+    output: str | None = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class McpCallOutput:
+    """One ``mcp_call`` item: the server calls ``name`` on the ``mcp`` session tool ``server_label``.
+
+    The call runs between two batches of the response (the listener does the I/O); ``follow``
+    plans what the response says once the result is known (a responder can't know it earlier).
+    """
+
+    server_label: str
+    name: str
+    arguments: str
+    follow: Callable[[McpResult], Sequence[TextOutput]] | None = None
+    approval_request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class McpApprovalOutput:
+    """One ``mcp_approval_request`` item: the call waits for the client's ``mcp_approval_response``."""
+
+    id: str
+    call: McpCallOutput
+
+
+PlannedOutput = TextOutput | CallOutput | McpCallOutput | McpApprovalOutput
 
 
 @dataclass(frozen=True)
@@ -54,6 +89,8 @@ class ResponseRequest:
     instructions: str = ""
     tools: Sequence[dict[str, Any]] = field(default_factory=tuple)
     tool_choice: Any = "auto"
+    mcp_tools: Mapping[str, str] = field(default_factory=dict)
+    """Tools listed from the session's ``mcp`` tools: name -> ``server_label`` (remote MCP)."""
 
 
 class Responder(Protocol):

@@ -27,8 +27,8 @@ from .codec import Samples, encode, rate_of, samples_to_ms
 from .config import ResponseConfig
 from .conversation import Conversation, StoredItem
 from .ids import IdFactory
-from .items import assistant_item, audio_type, function_call_item, text_type
-from .responder import CallOutput, PlannedOutput
+from .items import assistant_item, audio_type, function_call_item, mcp_call_item, text_type
+from .responder import CallOutput, McpApprovalOutput, McpCallOutput, McpResult, PlannedOutput
 from .synth import synthesize
 
 ServerEvent = dict[str, Any]
@@ -52,7 +52,7 @@ class _OpenItem:
     stored: StoredItem
     output_index: int
     previous_item_id: str | None
-    kind: str  # "audio" | "text" | "call"
+    kind: str  # "audio" | "text" | "call" | "mcp_call" | "mcp_approval"
     text: str = ""
     chunks: list[Samples] = field(default_factory=list)
 
@@ -123,6 +123,9 @@ class ResponseStream:
             None if config.max_output_tokens == "inf" else int(config.max_output_tokens) * CHARS_PER_TOKEN
         )
         self._limited = False
+        #: The ``mcp_call`` this response waits for (the listener runs it); None when it can go on.
+        self.waiting: tuple[str, McpCallOutput] | None = None
+        self._mcp_result: McpResult | None = None
         self._steps: Generator[list[ServerEvent], None, None] = self._run()
 
     # -- driving ------------------------------------------------------------------------------
@@ -138,9 +141,14 @@ class ResponseStream:
     def created(self) -> ServerEvent:
         return self._event("response.created", response=self._response_object(usage=None))
 
+    def resume(self, result: McpResult) -> None:
+        """The remote MCP call this response waited for has its result: the next step goes on."""
+        self._mcp_result = result
+        self.waiting = None
+
     def step(self) -> list[ServerEvent]:
         """The next batch of events (the last batch ends with ``response.done``)."""
-        if self.done:
+        if self.done or self.waiting is not None:
             return []
         try:
             return next(self._steps)
@@ -167,6 +175,10 @@ class ResponseStream:
                 break
             if isinstance(planned, CallOutput):
                 yield from self._stream_call(planned)
+            elif isinstance(planned, McpCallOutput):
+                yield from self._stream_mcp_call(planned)
+            elif isinstance(planned, McpApprovalOutput):
+                yield from self._stream_approval(planned)
             else:
                 yield from self._stream_message(planned.text)
         if self._limited:
@@ -220,6 +232,53 @@ class ResponseStream:
             opened.text += piece
             self._text_chars += len(piece)
             yield [self._call_event("response.function_call_arguments.delta", opened, delta=piece)]
+        yield self._finish_item(opened, "completed")
+
+    def _stream_mcp_call(self, call: McpCallOutput) -> Generator[list[ServerEvent], None, None]:
+        """An ``mcp_call`` item: arguments, then a pause while the listener runs the call."""
+        item = mcp_call_item(self._ids.item(), call, ga=self.ga)
+        opened = self._begin(item, "mcp_call")
+        yield self._begin_events(opened)
+        for start in range(0, len(call.arguments), _ARGUMENT_CHUNK):
+            piece = call.arguments[start : start + _ARGUMENT_CHUNK]
+            opened.text += piece
+            self._text_chars += len(piece)
+            yield [self._mcp_event("response.mcp_call_arguments.delta", opened, delta=piece)]
+        item["arguments"] = opened.text
+        self.waiting = (opened.stored.id, call)
+        yield [
+            self._mcp_event("response.mcp_call_arguments.done", opened, arguments=opened.text),
+            self._event(
+                "response.mcp_call.in_progress", item_id=opened.stored.id, output_index=opened.output_index
+            ),
+        ]
+        result = self._mcp_result or McpResult(
+            error={"type": "protocol_error", "code": -1, "message": "no result"}
+        )
+        self._mcp_result = None
+        if result.ok:
+            item["output"] = result.output
+            outcome = "response.mcp_call.completed"
+        else:
+            item["error"] = result.error
+            outcome = "response.mcp_call.failed"
+        events = [self._event(outcome, item_id=opened.stored.id, output_index=opened.output_index)]
+        events.extend(self._finish_item(opened, "completed"))
+        if call.follow is not None:
+            self._plan.extend(call.follow(result))  # _run iterates the live list: it says these next
+        yield events
+
+    def _stream_approval(self, approval: McpApprovalOutput) -> Generator[list[ServerEvent], None, None]:
+        call = approval.call
+        item = {
+            "id": approval.id,
+            "type": "mcp_approval_request",
+            "server_label": call.server_label,
+            "name": call.name,
+            "arguments": call.arguments,
+        }
+        opened = self._begin(item, "mcp_approval")
+        yield self._begin_events(opened)
         yield self._finish_item(opened, "completed")
 
     # -- items --------------------------------------------------------------------------------
@@ -276,6 +335,9 @@ class ResponseStream:
                     "response.content_part.done", opened, part={"type": "audio", "transcript": opened.text}
                 )
             )
+        elif opened.kind in ("mcp_call", "mcp_approval"):
+            if opened.kind == "mcp_approval":
+                item.pop("status", None)  # approval requests carry no status
         else:
             item["content"] = [{"type": text_type(self.ga), "text": opened.text}]
             events.append(self._item_event(self._name("text.done"), opened, text=opened.text))
@@ -375,6 +437,15 @@ class ResponseStream:
             item_id=opened.stored.id,
             output_index=opened.output_index,
             content_index=0,
+            **fields,
+        )
+
+    def _mcp_event(self, event_type: str, opened: _OpenItem, **fields: Any) -> ServerEvent:
+        return self._event(
+            event_type,
+            response_id=self.id,
+            item_id=opened.stored.id,
+            output_index=opened.output_index,
             **fields,
         )
 

@@ -30,7 +30,9 @@ the transcript the server "heard"); the first match wins.
   more function calls in one response (``name`` + ``arguments`` object whose string values are
   templates), optionally preceded by ``say``, a spoken/written preamble message.
 * ``after_output``: the answer once ``function_call_output`` items for those calls are the last
-  items of the conversation and the client asks for a response.
+  items of the conversation and the client asks for a response. A call of a tool that a session
+  ``mcp`` tool listed (remote MCP) is made by the server itself, within the same response, which
+  then says ``after_output`` with the call's result as ``{output}``.
 
 Templates use ``{field}`` and dotted paths into JSON (``{output.temperature}``,
 ``{outputs.1.time}``, ``{get_weather.temperature}``); ``{{``/``}}`` are literal braces; a field
@@ -50,13 +52,21 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
 from ..errors import ConfigurationError
-from .responder import CallOutput, PlannedOutput, ResponseRequest, TextOutput, user_text
+from .responder import (
+    CallOutput,
+    McpCallOutput,
+    McpResult,
+    PlannedOutput,
+    ResponseRequest,
+    TextOutput,
+    user_text,
+)
 
 DEFAULT_REPLY = "You said: {text}"
 DEFAULT_GREETING = "Hello! How can I help you today?"
@@ -329,11 +339,30 @@ class ScriptedResponder:
         if rule.say:
             planned.append(TextOutput(render(rule.say, fields)))
         for call in rule.calls:
-            call_id = request.new_call_id()
             arguments = json.dumps(_render_value(call.arguments, fields))
+            label = request.mcp_tools.get(call.name)
+            if label is not None:  # a tool of an mcp session tool: the server calls it (remote MCP)
+                planned.append(
+                    McpCallOutput(label, call.name, arguments, self._mcp_follow(rule, call.name, fields))
+                )
+                continue
+            call_id = request.new_call_id()
             self._calls[call_id] = _IssuedCall(rule, call.name, fields)
             planned.append(CallOutput(call.name, arguments, call_id))
         return planned
+
+    def _mcp_follow(
+        self, rule: Rule, name: str, fields: dict[str, Any]
+    ) -> Callable[[McpResult], list[TextOutput]]:
+        """What the response says once a remote MCP call is done (its ``after_output``)."""
+
+        def follow(result: McpResult) -> list[TextOutput]:
+            value = _parse_output(result.output) if result.ok else {"error": result.error}
+            filled = {**fields, "output": value, "outputs": [value], name: value}
+            template = rule.after_output or self.scenario.after_output
+            return [TextOutput(render(template, filled))]
+
+        return follow
 
     def _after_outputs(self, outputs: list[dict[str, Any]]) -> str:
         fields: dict[str, Any] = {}

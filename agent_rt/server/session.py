@@ -39,7 +39,8 @@ from .conversation import Conversation, StoredItem
 from .ids import IdFactory
 from .input_buffer import InputAudioBuffer
 from .items import client_item, user_audio_item
-from .responder import ContextItem, Responder, ResponseRequest
+from .remote_mcp import CallRequest, ListRequest, RemoteMcp, mask_tool_secrets
+from .responder import ContextItem, McpResult, Responder, ResponseRequest
 from .response import (
     CHARS_PER_TOKEN,
     INPUT_AUDIO_MS_PER_TOKEN,
@@ -110,6 +111,7 @@ class RealtimeSession:
         self._speech_start: int | None = None
         self._speech_item_id: str | None = None
         self._streams: list[ResponseStream] = []
+        self.remote_mcp = RemoteMcp(self.ids, ga=dialect == "ga")
         self._audio_produced = False
         self._call_ids: set[str] = set()
         self._handlers: dict[str, Callable[[dict[str, Any]], list[ServerEvent]]] = {
@@ -137,8 +139,11 @@ class RealtimeSession:
 
     @property
     def streaming(self) -> bool:
-        """True while some response has events left: call :meth:`step`."""
-        return bool(self._streams)
+        """True while some response has events to send now: call :meth:`step`.
+
+        A response waiting for a remote MCP call has none until :meth:`mcp_called` delivers it.
+        """
+        return any(stream.waiting is None for stream in self._streams)
 
     @property
     def active_response(self) -> ResponseStream | None:
@@ -151,7 +156,12 @@ class RealtimeSession:
 
     def start(self) -> list[ServerEvent]:
         """The first event of the connection: ``session.created``."""
-        return [self._event("session.created", session=self.config.snapshot())]
+        snapshot = self.config.snapshot()
+        snapshot["tools"] = mask_tool_secrets(snapshot.get("tools") or [])
+        events = [self._event("session.created", session=snapshot)]
+        if self.ga:  # a client secret's bound session may bring mcp tools
+            events.extend(self.remote_mcp.tools_updated(self.config.tools, self.conversation))
+        return events
 
     def receive(self, message: str | bytes | Mapping[str, Any]) -> list[ServerEvent]:
         """Handle one client event (a JSON frame or an already-parsed dict); return events to send now.
@@ -176,23 +186,44 @@ class RealtimeSession:
     def step(self) -> list[ServerEvent]:
         """Advance the active responses by one batch (round robin); ``[]`` when nothing streams."""
         self.last_step_audio_ms = 0.0
-        if not self._streams:
+        stream = next((s for s in self._streams if s.waiting is None), None)
+        if stream is None:
             return []
-        stream = self._streams.pop(0)
+        self._streams.remove(stream)
         events = stream.step()
         if stream.done:
             self._retire(stream)
         else:
             self._streams.append(stream)
+            if stream.waiting is not None:  # an mcp_call: the listener runs it (take_mcp_requests)
+                self.remote_mcp.request_call(*stream.waiting)
         self.last_step_audio_ms = sum(self.audio_ms(e, stream) for e in events)
         return events
 
     def drain(self) -> list[ServerEvent]:
-        """Run every active response to its end (tests and fast drivers)."""
+        """Run every active response to its end, or until all wait for remote MCP calls."""
         events: list[ServerEvent] = []
-        while self._streams:
+        while self.streaming:
             events.extend(self.step())
         return events
+
+    # -- remote MCP (the I/O is the listener's: RemoteMcpDriver) ---------------------------------
+
+    def take_mcp_requests(self) -> list[ListRequest | CallRequest]:
+        """Listings and calls of the session's ``mcp`` tools that are due; each is returned once."""
+        return self.remote_mcp.take_requests()
+
+    def mcp_listed(
+        self, request: ListRequest, tools: list[dict[str, Any]] | None, error: str | None
+    ) -> list[ServerEvent]:
+        """A listing finished (``tools``, or ``None`` and ``error``): the events to send."""
+        return self.remote_mcp.list_done(request, tools, error, self.conversation)
+
+    def mcp_called(self, request: CallRequest, result: McpResult) -> None:
+        """A call finished: its response streams on (:attr:`streaming`); a cancelled one ignores it."""
+        for stream in self._streams:
+            if stream.waiting is not None and stream.waiting[0] == request.item_id:
+                stream.resume(result)
 
     def audio_ms(self, event: Mapping[str, Any], stream: ResponseStream | None = None) -> float:
         """Duration of the audio in an audio delta event (0 for any other event)."""
@@ -242,7 +273,12 @@ class RealtimeSession:
         produced = self._audio_produced or any(s.produced_audio for s in self._streams)
         self.config.update(event["session"], voice_locked=produced)
         self._configure_vad()
-        return [self._event("session.updated", session=self.config.snapshot())]
+        snapshot = self.config.snapshot()
+        snapshot["tools"] = mask_tool_secrets(snapshot.get("tools") or [])
+        events = [self._event("session.updated", session=snapshot)]
+        if self.ga:
+            events.extend(self.remote_mcp.tools_updated(self.config.tools, self.conversation))
+        return events
 
     def _configure_vad(self) -> None:
         rate = rate_of(self.config.input_format)
@@ -413,6 +449,15 @@ class RealtimeSession:
             raise errors.ClientEventError(
                 "invalid_value", f"Item with id '{stored.id}' already exists.", param="item.id"
             )
+        if stored.item["type"] == "mcp_approval_response":
+            request_id = stored.item["approval_request_id"]
+            if not self.remote_mcp.is_approval_request(request_id):
+                raise errors.ClientEventError(
+                    "invalid_value",
+                    f"No mcp_approval_request with id '{request_id}' is waiting for an answer.",
+                    param="item.approval_request_id",
+                )
+            self.remote_mcp.decide(request_id, stored.item["approve"])
         if stored.item["type"] == "function_call_output" and not self._known_call(stored.item["call_id"]):
             raise errors.ClientEventError(
                 "invalid_value",
@@ -514,8 +559,12 @@ class RealtimeSession:
             instructions=config.instructions,
             tools=config.tools,
             tool_choice=config.tool_choice,
+            mcp_tools=self.remote_mcp.tool_names(),
         )
-        plan = self.responder.respond(request)
+        last = context[-1].item if context else None
+        plan = self.remote_mcp.plan_after_approval(last)
+        if plan is None:
+            plan = self.remote_mcp.gate(self.responder.respond(request))
         stream = ResponseStream(
             response_id=self.ids.response(),
             conversation_id=self._conversation_id,
