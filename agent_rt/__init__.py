@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _name_clash
 from .api import RealtimeAPI
 from .client import RealtimeClient
 from .errors import (
@@ -40,7 +41,9 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
     from .plugins import LoadedPlugins, PluginConflictError, PluginError, load_plugins
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place the version is written (pyproject reads it)
+
+_name_clash.warn_if_found()  # the unrelated `agent-rt` distribution's agent_rt.py (docs/install.md)
 
 # Imported on first use, to keep ``import agent_rt`` fast (httpx; pluggy; entry-point scanning helpers).
 _LAZY = {

@@ -27,7 +27,8 @@ from . import audio as audio_utils
 from .client import RealtimeClient
 from .errors import ConnectionClosedError, NotConnectedError
 from .mcp.cli import add_mcp_argument, format_mcp_report, mcp_config_from_args, running_mcp_servers
-from .plugins import format_report, load_plugins
+from .plugins import load_plugins
+from .plugins_cli import add_plugin_commands, tools_list, tools_payload
 from .server import LocalRealtimeServer, Scenario
 from .server.addresses import connectable_urls, is_loopback
 from .tools import ToolRegistry, ToolResult, execute_tool_call
@@ -58,7 +59,12 @@ DEMO_SCENARIO: dict[str, Any] = {
 
 #: Modules that add commands: each has ``register(commands)``, taking the subparsers object; a
 #: command's parser sets ``handler=`` (``args -> int``, sync or async) with ``set_defaults``.
-COMMAND_MODULES: tuple[str, ...] = ("agent_rt.relay.cli", "agent_rt.console.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "agent_rt.relay.cli",
+    "agent_rt.console.cli",
+    "agent_rt.plugins_cli",
+    "agent_rt.doctor",
+)
 
 DEMO_TURNS = ["Hello!", "What time is it in Tokyo?", "What is (17 + 4) * 23?"]
 
@@ -169,21 +175,11 @@ def _speech_like(seconds: float, seed: int = 7) -> audio_utils.Int16Array:
 
 
 def _ensure_demo_tools(client: RealtimeClient) -> None:
-    """Without the clock plugin installed, the demo brings its own ``get_time``."""
-    if client.tools.get("get_time") is not None:
-        return
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
+    """Without the clock plugin installed, the demo brings its own ``get_time`` and ``calculate``."""
+    from ._demo_tools import fallback_tools
 
-    from .tools import function_tool
-
-    @function_tool
-    def get_time(timezone: str = "UTC") -> dict[str, Any]:
-        """Returns the current time in an IANA time zone."""
-        moment = datetime.now(ZoneInfo(timezone))
-        return {"timezone": timezone, "time": moment.strftime("%H:%M"), "weekday": moment.strftime("%A")}
-
-    client.tools.add(get_time)
+    for tool in fallback_tools(client.tools.names()):
+        client.tools.add(tool)
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -303,25 +299,34 @@ async def _say(args: argparse.Namespace) -> int:
 
 
 async def _tools_list(args: argparse.Namespace) -> int:
-    loaded = load_plugins()
-    _print(format_report(loaded))
-    for tool in loaded.tools:
-        _print(f"\n{tool.name} (plugin {tool.plugin}):")
-        _print(json.dumps(tool.definition, indent=2))
+    """Plugin tools (``plugins_cli.tools_list``), then the tools of the ``--mcp-config`` servers."""
     configs = mcp_config_from_args(args)
     if not configs:
-        return 1 if loaded.errors else 0
+        return tools_list(args)
+    loaded = args.loaded_plugins
     registry = ToolRegistry()
     for tool in loaded.tools:
         registry.add(tool)
     async with running_mcp_servers(configs, registry, report=False) as servers:
+        failed = bool(servers.failures)
+        if args.json:
+            payload = tools_payload(loaded)
+            payload["mcp_tools"] = [
+                {"name": tool.name, "server": server, "definition": tool.definition}
+                for server, tool in servers.tools()
+            ]
+            payload["mcp_errors"] = [
+                {"server": name, "message": str(error)} for name, error in servers.failures.items()
+            ]
+            _print(json.dumps(payload, indent=2))
+            return 1 if loaded.failures or failed else 0
+        status = tools_list(args)
         _print()
         _print(format_mcp_report(servers))
         for server, tool in servers.tools():
             _print(f"\n{tool.name} (MCP server {server}):")
             _print(json.dumps(tool.definition, indent=2))
-        failed = bool(servers.failures)
-    return 1 if loaded.errors or failed else 0
+    return 1 if status or failed else 0
 
 
 async def _tools_call(args: argparse.Namespace) -> int:
@@ -487,9 +492,13 @@ def _parser() -> argparse.ArgumentParser:
     tools = commands.add_parser("tools", help="list or call plugin and MCP tools").add_subparsers(
         dest="tools_command", required=True
     )
-    add_mcp_argument(
-        tools.add_parser("list", help="installed plugins and MCP servers, their tools and schemas")
+    tools_list_parser = tools.add_parser(
+        "list", help="installed plugins and MCP servers, their tools and schemas"
     )
+    tools_list_parser.add_argument(
+        "--json", action="store_true", help="print the tools, load errors and conflicts as JSON"
+    )
+    add_mcp_argument(tools_list_parser)
     call = tools.add_parser("call", help="validate and run a tool locally")
     add_mcp_argument(call)
     call.add_argument("name")
@@ -513,6 +522,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(commands)
+    add_plugin_commands(parser, commands)  # last: a plugin never takes a built-in command's name
     _finish(parser)
     return parser
 

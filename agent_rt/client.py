@@ -149,6 +149,10 @@ class RealtimeClient(EventEmitter):
         self.realtime.on("client.*", self._on_client_event)
         self.realtime.on("close", self._on_close)
         self.realtime.on("error", lambda payload: self.emit("error", payload))
+        if self.plugins is not None:  # the plugins' session defaults and observers, now the client is whole
+            from .plugins import apply_to_client
+
+            apply_to_client(self, self.plugins)
 
     def load_plugins(
         self, plugins: Iterable[object] = (), *, disabled: Collection[str] = ()
@@ -156,14 +160,14 @@ class RealtimeClient(EventEmitter):
         """Load tool plugins: the installed ones (``agent_rt`` entry points) plus ``plugins``.
 
         Their tools are added as with :meth:`add_tool`; a plugin that fails to load is logged and
-        listed in ``self.plugins.errors``. ``AGENT_RT_PLUGINS`` / ``AGENT_RT_DISABLE_PLUGINS``
-        (comma-separated names) narrow the selection.
+        listed in ``self.plugins.errors``, and a tool two plugins offer stays with the one loaded
+        first (``self.plugins.conflicts``). ``AGENT_RT_PLUGINS`` / ``AGENT_RT_DISABLE_PLUGINS``
+        (comma-separated names) narrow the selection. The plugins loaded at construction also give
+        their session defaults and observers (``docs/plugins.md``).
         """
         from .plugins import load_plugins  # deferred: keeps `import agent_rt` fast
 
-        loaded = load_plugins(plugins, disabled=disabled)
-        for error in loaded.errors:
-            logger.warning("tool plugin not loaded: %s", error)
+        loaded = load_plugins(plugins, disabled=disabled)  # logs each failure and conflict
         for tool in loaded.tools:
             self.tools.add(tool)
         self.plugins = loaded

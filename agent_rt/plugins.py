@@ -5,24 +5,36 @@ passed explicitly. Which ones load is decided *before* importing anything, by na
 ``enabled``/``disabled`` arguments and the ``AGENT_RT_PLUGINS`` / ``AGENT_RT_DISABLE_PLUGINS``
 environment variables (the stricter of the two wins). Nothing is cached between calls.
 
-Run ``python -m agent_rt.plugins`` to list what loads.
+One plugin's problem never costs the others: a plugin that fails to import, implements an unknown
+hook (a misspelt name, found with pluggy's ``check_pending``) or whose hook raises is reported in
+``errors`` and not loaded; when two plugins offer a tool of the same name, the one loaded first (explicit
+plugins, then entry points by name) keeps it and the other's copy is reported as a
+:class:`PluginConflictError`, while both plugins stay loaded with their other tools.
+
+``agent-rt plugins`` (or ``python -m agent_rt.plugins``) lists what loads.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import importlib.metadata
 import logging
 import os
-import sys
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 
 from . import hookspecs
+from . import session_defaults as _defaults
 from .errors import ConfigurationError, RealtimeError
 from .tools.definition import Tool
+
+if TYPE_CHECKING:
+    from .client import RealtimeClient
+    from .observers import ObserverHandle
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -33,9 +45,11 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "PluginLoader",
+    "apply_to_client",
     "format_report",
     "load_plugins",
     "main",
+    "report_dict",
 ]
 
 logger = logging.getLogger("agent_rt.plugins")
@@ -59,23 +73,37 @@ class PluginError(RealtimeError):
 
 
 class PluginConflictError(PluginError, ConfigurationError):
-    """Two plugins offer a tool of the same name; the application must disable one of them."""
+    """Two plugins offer the same tool (or session default): the plugin loaded first keeps it.
 
-    def __init__(self, tool: str, first: str, second: str) -> None:
+    Reported in :attr:`LoadedPlugins.errors` (and :attr:`LoadedPlugins.conflicts`), not raised by
+    the loader. ``plugins`` is ``(first, second)``; ``plugin`` is the second, whose copy is unused.
+    ``kind`` is ``"tool"`` or ``"session default"``; ``tool`` names the tool or the field.
+    """
+
+    def __init__(self, tool: str, first: str, second: str, *, kind: str = "tool") -> None:
         RealtimeError.__init__(
             self,
-            f"plugins {first!r} and {second!r} both provide the tool {tool!r}; "
-            f"disable one of them (e.g. {ENV_DISABLE}={second})",
+            f"plugins {first!r} and {second!r} both provide the {kind} {tool!r}; {first!r} loaded first "
+            f"and keeps it, the copy from {second!r} is ignored; disable one of them "
+            f"(e.g. {ENV_DISABLE}={second})",
         )
         self.plugin = second
-        self.reason = f"tool {tool!r} is also provided by plugin {first!r}"
+        self.reason = (
+            f"{kind} {tool!r} is also provided by plugin {first!r}, which keeps it; this one's is unused"
+        )
         self.tool = tool
+        self.kind = kind
         self.plugins = (first, second)
 
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """One loaded plugin. ``dist``/``version`` are those of the installed package, if any."""
+    """One loaded plugin. ``dist``/``version`` are those of the installed package, if any.
+
+    ``tools`` are the tools in use (a tool another plugin already provided is left out), ``hooks``
+    the hooks the plugin implements, ``session_defaults`` what its ``agent_rt_session_defaults``
+    returned (flat spelling) and ``config`` the settings it was given.
+    """
 
     name: str
     tools: tuple[Tool, ...]
@@ -83,24 +111,52 @@ class PluginInfo:
     dist: str | None = None
     version: str | None = None
     plugin: object = field(default=None, repr=False, compare=False)
+    hooks: tuple[str, ...] = ()
+    session_defaults: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    config: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class LoadedPlugins:
-    """The outcome of one load: what loaded, what failed, and what was skipped by configuration."""
+    """The outcome of one load: what loaded, what failed or clashed, and what configuration skipped.
+
+    ``session_defaults`` is the plugins' defaults combined: instruction fragments joined in load
+    order, any other field from the first plugin that set it.
+    """
 
     plugins: tuple[PluginInfo, ...]
     errors: tuple[PluginError, ...]
     skipped: tuple[str, ...]
     manager: pluggy.PluginManager = field(repr=False, compare=False)
+    session_defaults: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def tools(self) -> tuple[Tool, ...]:
-        """Every tool of every loaded plugin, each with ``tool.plugin`` set to its plugin's name."""
+        """Every tool in use, each with ``tool.plugin`` set to its plugin's name; names are unique."""
         return tuple(tool for info in self.plugins for tool in info.tools)
+
+    @property
+    def conflicts(self) -> tuple[PluginConflictError, ...]:
+        """The clashes among loaded plugins (the first plugin kept the tool or setting)."""
+        return tuple(error for error in self.errors if isinstance(error, PluginConflictError))
+
+    @property
+    def failures(self) -> tuple[PluginError, ...]:
+        """The plugins that did not load (import errors, invalid or failing hooks, missing names)."""
+        return tuple(error for error in self.errors if not isinstance(error, PluginConflictError))
 
     def get(self, name: str) -> PluginInfo | None:
         return next((info for info in self.plugins if info.name == name), None)
+
+    def call(self, hook: str, plugin: str, **kwargs: Any) -> list[object]:
+        """Call one plugin's implementations of ``hook`` alone; raises :class:`PluginError` if one fails.
+
+        ``kwargs`` are the hook's arguments (``config`` is filled in from the plugin's settings).
+        Results that are None are left out.
+        """
+        info = self.get(plugin)
+        kwargs.setdefault("config", info.config if info is not None else {})
+        return _call_hook(self.manager, hook, plugin, kwargs)
 
 
 @dataclass
@@ -156,8 +212,8 @@ class PluginLoader:
         """Load the explicit ``plugins`` (objects or modules) and the installed ones.
 
         ``plugins`` may map names to objects; otherwise a plugin's name is its ``__name__`` (modules,
-        classes) or its class name. Raises :class:`PluginConflictError` when two plugins offer the
-        same tool; every other failure is reported in ``errors`` (and logged) while the rest load.
+        classes) or its class name. Never raises for a plugin's fault: failures and conflicts are
+        reported in ``errors`` (and logged) while the rest load.
         """
         manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         manager.add_hookspecs(hookspecs)
@@ -166,6 +222,8 @@ class PluginLoader:
         loaded: list[PluginInfo] = []
         errors: list[PluginError] = []
         skipped: list[str] = []
+        combined = _defaults.Combined()
+        tool_owner: dict[str, str] = {}
         seen: dict[str, _Candidate] = {}
         for candidate in [*_explicit(plugins), *self._entry_points()]:
             name = candidate.name
@@ -189,6 +247,12 @@ class PluginLoader:
             except PluginError as error:
                 errors.append(error)
                 continue
+            info, clashes = _drop_taken_tools(info, tool_owner)
+            errors.extend(clashes)
+            errors.extend(
+                PluginConflictError(field_name, first, info.name, kind="session default")
+                for field_name, first in combined.add(info.name, info.session_defaults)
+            )
             loaded.append(info)
         if allowed is not None:
             errors.extend(
@@ -197,8 +261,7 @@ class PluginLoader:
             )
         for problem in errors:
             logger.warning("agent_rt %s", problem)
-        _check_tool_clashes(loaded)
-        return LoadedPlugins(tuple(loaded), tuple(errors), tuple(skipped), manager)
+        return LoadedPlugins(tuple(loaded), tuple(errors), tuple(skipped), manager, combined.fields)
 
     def _entry_points(self) -> list[_Candidate]:
         if not self.use_entry_points:
@@ -257,8 +320,14 @@ def _from_entry_point(point: importlib.metadata.EntryPoint) -> _Candidate:
 
 def _reason(stage: str, exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
-    text = f"{stage}: {type(exc).__name__}" + (f": {lines[0]}" if lines else "")
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+    return _shorten(f"{stage}: {type(exc).__name__}" + (f": {lines[0]}" if lines else ""))
+
+
+def _shorten(text: str) -> str:
+    """One line of at most ``_MAX_REASON`` characters."""
+    lines = text.strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 1] + "…"
 
 
 def _load_one(manager: pluggy.PluginManager, candidate: _Candidate, config: Mapping[str, Any]) -> PluginInfo:
@@ -272,7 +341,9 @@ def _load_one(manager: pluggy.PluginManager, candidate: _Candidate, config: Mapp
     except (ValueError, pluggy.PluginValidationError) as exc:
         raise PluginError(name, _reason("invalid plugin", exc)) from exc
     try:
+        _check_known_hooks(manager, name)
         tools = _collect_tools(manager, name, config)
+        defaults = _collect_session_defaults(manager, name, config)
     except PluginError:
         manager.unregister(name=name)
         raise
@@ -280,22 +351,65 @@ def _load_one(manager: pluggy.PluginManager, candidate: _Candidate, config: Mapp
         version = candidate.version()
     except Exception:  # a broken METADATA file shouldn't cost the plugin
         version = None
-    return PluginInfo(name, tools, candidate.source, candidate.dist, version, plugin)
+    hooks = _implemented_hooks(manager, plugin)
+    return PluginInfo(name, tools, candidate.source, candidate.dist, version, plugin, hooks, defaults, config)
 
 
-def _collect_tools(manager: pluggy.PluginManager, name: str, config: Mapping[str, Any]) -> tuple[Tool, ...]:
-    """Call this plugin's ``agent_rt_tools`` alone, so that its failure is attributed to it."""
-    kwargs = {"config": config}
-    tools: list[Tool] = []
-    for impl in manager.hook.agent_rt_tools.get_hookimpls():
+def _check_known_hooks(manager: pluggy.PluginManager, name: str) -> None:
+    """pluggy's ``check_pending``: an implementation of a hook nobody defined is a typo, not a no-op.
+
+    Plugins are registered one at a time and a failing one is unregistered, so what this finds
+    belongs to the plugin just registered.
+    """
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError:
+        unknown = sorted(
+            caller.name
+            for caller in manager.get_hookcallers(manager.get_plugin(name)) or ()
+            if not caller.has_spec()
+        )
+        hook = unknown[0] if unknown else "?"
+        close = difflib.get_close_matches(hook, hookspecs.HOOK_NAMES, n=1)
+        hint = (
+            f" (did you mean {close[0]!r}?)"
+            if close
+            else f" (known hooks: {', '.join(hookspecs.HOOK_NAMES)})"
+        )
+        raise PluginError(name, f"implements an unknown hook {hook!r}{hint}") from None
+
+
+def _implemented_hooks(manager: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
+    names = {caller.name for caller in manager.get_hookcallers(plugin) or ()}
+    known = [hook for hook in hookspecs.HOOK_NAMES if hook in names]
+    return (*known, *sorted(names - set(known)))
+
+
+def _call_hook(
+    manager: pluggy.PluginManager, hook: str, name: str, kwargs: Mapping[str, Any]
+) -> list[object]:
+    """Call plugin ``name``'s implementations of ``hook`` alone, so that a failure is attributed to it."""
+    caller = getattr(manager.hook, hook, None)
+    if caller is None:
+        return []
+    results: list[object] = []
+    for impl in caller.get_hookimpls():
         if impl.plugin_name != name:
             continue
         if impl.hookwrapper or impl.wrapper:
-            raise PluginError(name, "agent_rt_tools can't be a hook wrapper")
+            raise PluginError(name, f"{hook} can't be a hook wrapper")
         try:
             result = impl.function(*(kwargs[arg] for arg in impl.argnames))
         except Exception as exc:
-            raise PluginError(name, _reason("agent_rt_tools failed", exc)) from exc
+            raise PluginError(name, _reason(f"{hook} failed", exc)) from exc
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def _collect_tools(manager: pluggy.PluginManager, name: str, config: Mapping[str, Any]) -> tuple[Tool, ...]:
+    tools: list[Tool] = []
+    for result in _call_hook(manager, "agent_rt_tools", name, {"config": config}):
         tools.extend(_check_result(name, result))
     names = [tool.name for tool in tools]
     duplicates = sorted({tool for tool in names if names.count(tool) > 1})
@@ -305,8 +419,6 @@ def _collect_tools(manager: pluggy.PluginManager, name: str, config: Mapping[str
 
 
 def _check_result(name: str, result: object) -> Sequence[Tool]:
-    if result is None:
-        return ()
     if isinstance(result, Tool):
         return (result,)
     if isinstance(result, (str, bytes)) or not isinstance(result, Iterable):
@@ -321,17 +433,53 @@ def _check_result(name: str, result: object) -> Sequence[Tool]:
     return items
 
 
-def _check_tool_clashes(loaded: Sequence[PluginInfo]) -> None:
-    owner: dict[str, str] = {}
-    for info in loaded:
-        for tool in info.tools:
-            first = owner.setdefault(tool.name, info.name)
-            if first != info.name:
-                raise PluginConflictError(tool.name, first, info.name)
+def _drop_taken_tools(info: PluginInfo, owner: dict[str, str]) -> tuple[PluginInfo, list[PluginError]]:
+    """Keep the tools no earlier plugin provides; each clash is a conflict naming both plugins."""
+    kept: list[Tool] = []
+    clashes: list[PluginError] = []
+    for tool in info.tools:
+        first = owner.setdefault(tool.name, info.name)
+        if first == info.name:
+            kept.append(tool)
+        else:
+            clashes.append(PluginConflictError(tool.name, first, info.name))
+    if len(kept) == len(info.tools):
+        return info, clashes
+    return dataclasses.replace(info, tools=tuple(kept)), clashes
+
+
+def _collect_session_defaults(
+    manager: pluggy.PluginManager, name: str, config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The plugin's ``agent_rt_session_defaults``, flattened and checked (fields, wire shape)."""
+    results = _call_hook(manager, "agent_rt_session_defaults", name, {"config": config})
+    try:
+        return _defaults.check(results)
+    except _defaults.SessionDefaultsError as exc:
+        raise PluginError(name, _shorten(str(exc))) from exc
+
+
+def apply_to_client(client: RealtimeClient, loaded: LoadedPlugins) -> list[ObserverHandle]:
+    """What a new client takes from its plugins besides tools: session defaults, then observers.
+
+    Called once by ``RealtimeClient.__init__``. The defaults are merged into the client's config
+    before the application touches it, so every later ``update_session`` overrides them;
+    ``RealtimeClient(session_defaults=False)`` leaves them out. Defaults the client's dialect
+    refuses are logged and left out. Returns the handles of the attached observers.
+    """
+    from .observers import attach_plugin_observers
+
+    settings = client.settings
+    if settings.defaults and loaded.session_defaults:
+        try:
+            settings.update(loaded.session_defaults)
+        except ConfigurationError as exc:
+            logger.warning("agent_rt plugins' session defaults not used: %s", exc)
+    return attach_plugin_observers(client, loaded)
 
 
 def format_report(loaded: LoadedPlugins) -> str:
-    """A plain-text listing of plugins, their tools, and errors."""
+    """A plain-text listing: each plugin and its tools, then skipped plugins, failures and conflicts."""
     lines: list[str] = []
     for info in loaded.plugins:
         origin = f"{info.dist} {info.version or ''}".strip() if info.dist else info.source
@@ -340,20 +488,50 @@ def format_report(loaded: LoadedPlugins) -> str:
     if not loaded.plugins:
         lines.append("no plugins loaded")
     lines.extend(f"skipped: {name}" for name in loaded.skipped)
-    lines.extend(f"error: {error}" for error in loaded.errors)
+    lines.extend(f"error: {error}" for error in loaded.failures)
+    lines.extend(f"conflict: {error}" for error in loaded.conflicts)
     return "\n".join(lines)
 
 
+def report_dict(loaded: LoadedPlugins) -> dict[str, Any]:
+    """The load as JSON-ready data (what ``agent-rt plugins --json`` prints, less the commands)."""
+    return {
+        "plugins": [
+            {
+                "name": info.name,
+                "source": info.source,
+                "distribution": info.dist,
+                "version": info.version,
+                "hooks": list(info.hooks),
+                "tools": [tool.name for tool in info.tools],
+                "session_defaults": sorted(info.session_defaults),
+            }
+            for info in loaded.plugins
+        ],
+        "skipped": list(loaded.skipped),
+        "errors": [
+            {"plugin": error.plugin, "reason": error.reason, "message": str(error)}
+            for error in loaded.failures
+        ],
+        "conflicts": [
+            {
+                "kind": error.kind,
+                "name": error.tool,
+                "plugins": list(error.plugins),
+                "kept_by": error.plugins[0],
+                "message": str(error),
+            }
+            for error in loaded.conflicts
+        ],
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """List the plugins that load here; exit status 1 when one failed."""
-    del argv  # no options yet
-    try:
-        loaded = load_plugins()
-    except PluginConflictError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    """List the plugins that load here; exit status 1 when one failed to load (a conflict alone: 0)."""
+    del argv  # no options: `agent-rt plugins` has them
+    loaded = load_plugins()
     print(format_report(loaded))
-    return 1 if loaded.errors else 0
+    return 1 if loaded.failures else 0
 
 
 if __name__ == "__main__":

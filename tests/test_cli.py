@@ -83,8 +83,8 @@ def test_say_reports_a_missing_file() -> None:
 def test_tools_list_shows_installed_plugins_and_schemas() -> None:
     result = run("tools", "list")
     assert result.returncode == 0, result.stderr
-    assert "clock [agent-rt-clock" in result.stdout
-    assert "weather [agent-rt-weather" in result.stdout
+    assert "clock [agentrt-clock" in result.stdout
+    assert "weather [agentrt-weather" in result.stdout
     assert '"name": "calculate"' in result.stdout
 
 

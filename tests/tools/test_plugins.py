@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
 import sys
 import textwrap
 import types
@@ -14,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from agent_rt import RealtimeClient
 from agent_rt import plugins as plugins_module
 from agent_rt.errors import ConfigurationError
 from agent_rt.hookspecs import hookimpl
@@ -204,15 +208,67 @@ def test_environment_is_read_at_each_load(monkeypatch: pytest.MonkeyPatch) -> No
 # -- failures ------------------------------------------------------------------------------
 
 
-def test_two_plugins_with_the_same_tool_name_name_both() -> None:
-    with pytest.raises(PluginConflictError) as caught:
-        load({"weather_a": Provides("get_weather"), "weather_b": Provides("other", "get_weather")})
-    error = caught.value
+def test_two_plugins_with_the_same_tool_name_first_wins_and_both_are_named(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="agent_rt.plugins"):
+        loaded = load({"weather_a": Provides("get_weather"), "weather_b": Provides("other", "get_weather")})
+    assert names(loaded) == ["weather_a", "weather_b"]
+    assert [(tool.name, tool.plugin) for tool in loaded.tools] == [
+        ("get_weather", "weather_a"),
+        ("other", "weather_b"),
+    ]
+    [error] = loaded.errors
+    assert loaded.conflicts == (error,)
+    assert loaded.failures == ()
+    assert isinstance(error, PluginConflictError)
     assert isinstance(error, ConfigurationError)
-    assert (error.tool, error.plugins) == ("get_weather", ("weather_a", "weather_b"))
-    assert "'weather_a'" in str(error)
-    assert "'weather_b'" in str(error)
-    assert "'get_weather'" in str(error)
+    assert (error.tool, error.kind, error.plugins, error.plugin) == (
+        "get_weather",
+        "tool",
+        ("weather_a", "weather_b"),
+        "weather_b",
+    )
+    for name in ("'weather_a'", "'weather_b'", "'get_weather'"):
+        assert name in str(error)
+    assert "plugins 'weather_a' and 'weather_b' both provide the tool 'get_weather'" in caplog.text
+
+
+def test_a_conflict_does_not_stop_later_plugins() -> None:
+    loaded = load({"a": Provides("same"), "b": Provides("same"), "c": Provides("same", "own")})
+    assert names(loaded) == ["a", "b", "c"]
+    assert [(tool.name, tool.plugin) for tool in loaded.tools] == [("same", "a"), ("own", "c")]
+    assert [error.plugins for error in loaded.conflicts] == [("a", "b"), ("a", "c")]
+    assert format_report(loaded).splitlines()[-2:] == [f"conflict: {error}" for error in loaded.conflicts]
+
+
+def test_a_misspelt_hook_is_reported_by_check_pending() -> None:
+    class Typo:
+        @hookimpl
+        def agent_rt_tool(self) -> list[Tool]:
+            return [make_tool("never_loaded")]
+
+    loaded = load({"typo": Typo(), "good": NoConfig()})
+    assert names(loaded) == ["good"]
+    assert [(error.plugin, error.reason) for error in loaded.errors] == [
+        ("typo", "implements an unknown hook 'agent_rt_tool' (did you mean 'agent_rt_tools'?)")
+    ]
+    assert loaded.manager.get_plugin("typo") is None
+
+
+def test_an_optional_unknown_hook_is_accepted() -> None:
+    class Future:
+        @hookimpl(optionalhook=True)
+        def agent_rt_from_a_later_version(self) -> None:
+            raise AssertionError("never called")
+
+        @hookimpl
+        def agent_rt_tools(self) -> list[Tool]:
+            return [make_tool("now")]
+
+    loaded = load({"future": Future()})
+    assert loaded.errors == ()
+    assert [tool.name for tool in loaded.tools] == ["now"]
 
 
 def test_a_clash_disappears_when_one_plugin_is_disabled() -> None:
@@ -435,3 +491,130 @@ def test_main_lists_plugins(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     monkeypatch.setenv(ENV_ENABLE, "none")
     assert plugins_module.main([]) == 0
     assert capsys.readouterr().out.startswith("no plugins loaded\n")
+
+
+# -- installed plugins that clash: the client and the CLI keep working (issue 10, item 4) -------
+
+
+def clashing_site(site: FakeSite) -> tuple[str, str]:
+    """Two installed distributions whose plugins both offer ``dup_tool`` (in the real group)."""
+    first, second = f"{site.prefix}_a", f"{site.prefix}_b"
+    site.dist("agentrt-dup-a", "1.0", {first: site.tools_module("dup_a", "dup_tool", "only_a")}, "agent_rt")
+    site.dist("agentrt-dup-b", "2.0", {second: site.tools_module("dup_b", "dup_tool", "only_b")}, "agent_rt")
+    return first, second
+
+
+def test_a_client_loads_clashing_installed_plugins(site: FakeSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = clashing_site(site)
+    monkeypatch.setenv(ENV_ENABLE, f"{first},{second}")
+    client = RealtimeClient(api_key="local", url="ws://127.0.0.1:9/v1/realtime")
+    assert client.tools.names() == ["dup_tool", "only_a", "only_b"]
+    tool = client.tools.get("dup_tool")
+    assert tool is not None
+    assert tool.plugin == first
+    assert client.plugins is not None
+    [conflict] = client.plugins.conflicts
+    assert conflict.plugins == (first, second)
+
+
+def run_cli(site: FakeSite, *args: str, enable: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key != "OPENAI_API_KEY"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site.root), env.get("PYTHONPATH")]))
+    env[ENV_ENABLE] = enable
+    return subprocess.run(
+        [sys.executable, "-m", "agent_rt", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def test_tools_list_shows_a_conflict_and_exits_0(site: FakeSite) -> None:
+    first, second = clashing_site(site)
+    result = run_cli(site, "tools", "list", enable=f"{first},{second}")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"{first} [agentrt-dup-a 1.0]: dup_tool, only_a" in lines
+    assert f"{second} [agentrt-dup-b 2.0]: only_b" in lines
+    assert (
+        f"conflict: plugins '{first}' and '{second}' both provide the tool 'dup_tool'; "
+        f"'{first}' loaded first and keeps it, the copy from '{second}' is ignored; "
+        f"disable one of them (e.g. {ENV_DISABLE}={second})"
+    ) in lines
+    for tool in ("dup_tool", "only_a", "only_b"):
+        assert f"\n{tool} (plugin " in result.stdout
+
+
+def test_tools_list_exits_1_when_a_plugin_fails_to_load(site: FakeSite) -> None:
+    typo = site.module(
+        "typo",
+        """
+        from agent_rt.hookspecs import hookimpl
+
+        @hookimpl
+        def agent_rt_tool():
+            return []
+        """,
+    )
+    site.dist("agentrt-typo", "0.1", {typo: typo}, "agent_rt")
+    result = run_cli(site, "tools", "list", enable=typo)
+    assert result.returncode == 1
+    assert (
+        f"error: plugin '{typo}': implements an unknown hook 'agent_rt_tool' (did you mean 'agent_rt_tools'?)"
+        in result.stdout.splitlines()
+    )
+
+
+def test_tools_list_json_and_plugins_json_report_the_conflict(site: FakeSite) -> None:
+    first, second = clashing_site(site)
+    result = run_cli(site, "tools", "list", "--json", enable=f"{first},{second}")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [(tool["name"], tool["plugin"]) for tool in data["tools"]] == [
+        ("dup_tool", first),
+        ("only_a", first),
+        ("only_b", second),
+    ]
+    assert data["tools"][0]["definition"]["name"] == "dup_tool"
+    assert data["errors"] == []
+    [conflict] = data["conflicts"]
+    assert (conflict["kind"], conflict["name"], conflict["plugins"], conflict["kept_by"]) == (
+        "tool",
+        "dup_tool",
+        [first, second],
+        first,
+    )
+
+    listing = run_cli(site, "plugins", "--json", enable=f"{first},{second}")
+    assert listing.returncode == 0, listing.stderr
+    plugins = json.loads(listing.stdout)
+    assert [
+        (entry["name"], entry["distribution"], entry["version"], entry["tools"])
+        for entry in plugins["plugins"]
+    ] == [
+        (first, "agentrt-dup-a", "1.0", ["dup_tool", "only_a"]),
+        (second, "agentrt-dup-b", "2.0", ["only_b"]),
+    ]
+    assert plugins["conflicts"] == data["conflicts"]
+    text = run_cli(site, "plugins", enable=f"{first},{second}")
+    assert text.returncode == 0
+    assert f"conflict: plugins '{first}' and '{second}' both provide the tool 'dup_tool'" in text.stdout
+
+
+def test_plugins_command_exits_1_and_lists_a_plugin_that_failed(site: FakeSite) -> None:
+    crashing = site.module("crash", "raise RuntimeError('no config file')\n")
+    good = site.tools_module("fine", "fine_tool")
+    site.dist("agentrt-crash", "0.1", {crashing: crashing, good: good}, "agent_rt")
+    result = run_cli(site, "plugins", "--json", enable=f"{crashing},{good}")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert [entry["name"] for entry in data["plugins"]] == [good]
+    assert data["errors"] == [
+        {
+            "plugin": crashing,
+            "reason": "import failed: RuntimeError: no config file",
+            "message": f"plugin '{crashing}': import failed: RuntimeError: no config file",
+        }
+    ]

@@ -6,7 +6,7 @@ from .calculator import CalculatorError, evaluate
 from .plugin import agent_rt_tools, make_clock_tools
 from .zones import UnknownTimeZoneError, describe_time, load_zone
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "CalculatorError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .plugin import WEATHER_DEFINITION, agent_rt_tools, make_weather_tool
 from .service import DEFAULT_FORECAST_URL, DEFAULT_TIMEOUT, ENV_URL, WeatherError, WeatherService
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DEFAULT_FORECAST_URL",
