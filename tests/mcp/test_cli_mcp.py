@@ -107,6 +107,13 @@ def test_bad_config_and_unknown_tool_are_one_clear_line(tmp_path: Path) -> None:
     assert "add" in result.stderr
 
 
+def _interruptible() -> None:
+    """Ctrl-C reaches the command as from a terminal, even when pytest itself runs as a background
+    job: a shell starts those with SIGINT ignored, the child inherits that, and Python (like any
+    well-behaved program) then keeps ignoring it, so the signal would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("backend", [[], ["--trio"]], ids=["asyncio", "trio"])
 def test_a_signal_mid_call_leaves_no_orphan(tmp_path: Path, signum: int, backend: list[str]) -> None:
@@ -124,6 +131,7 @@ def test_a_signal_mid_call_leaves_no_orphan(tmp_path: Path, signum: int, backend
         stdout=subprocess.DEVNULL,
         text=True,
         env=env,
+        preexec_fn=_interruptible,
     )
     assert process.stderr is not None
     try:
