@@ -169,6 +169,9 @@ async def test_a_follow_up_waits_for_a_response_the_client_started_meanwhile() -
                 await client.until("response.done")  # the call; the tool is still running
                 await _user_says(client, "talk to me meanwhile")  # the client's own response
                 await client.until("response.created")
+                # Its message is in the conversation once the client sees it added; the output must
+                # come after it, or the follow-up reads the user's last words, not the output.
+                await client.until("response.output_item.added")
                 release.set()  # the output goes in now; the follow-up must wait for this response
                 events = await _responses(client, 2)
                 talked, answered = _of(events, "response.done")
