@@ -61,6 +61,11 @@ class Reconnector:
         """A connect by hand starts a new history: no outage continues."""
         self._last = None
 
+    def attempt_closed(self, payload: dict[str, Any]) -> None:
+        """The socket of the current attempt closed: the attempt fails (its wait wakes)."""
+        self.attempt_close = payload
+        self._changes.notify()
+
     def should_reconnect(self, code: int | None, reason: str) -> bool:
         return self.policy is not None and self.policy.should_reconnect(code, reason)
 

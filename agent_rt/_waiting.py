@@ -1,7 +1,8 @@
 """Changes: wake every waiter when the client's state changed, so each re-checks its condition.
 
 One event, replaced at each notification: a waiter checks its predicate, then waits for the next
-change, with no await in between, so no change can slip past it.
+change, with no await in between, so no change can slip past it. ``wait_in_session`` ties a wait
+to the session it began in: a lost session or a close raises instead of waiting on.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from typing import TypeVar
 
 import anyio
 
-__all__ = ["Changes"]
+from .errors import ConnectionClosedError
+from .protocol.lifecycle import Lifecycle
+
+__all__ = ["Changes", "wait_in_session"]
 
 T = TypeVar("T")
 
@@ -56,3 +60,19 @@ class Changes:
                     await self._event.wait()
         finally:
             self._waiting -= 1
+
+
+async def wait_in_session(
+    changes: Changes, lifecycle: Lifecycle, predicate: Callable[[], T | None], timeout: float | None
+) -> T:
+    """Wait until ``predicate()`` is not None; a lost session or a close raises its error."""
+    generation = lifecycle.generation
+
+    def abandoned() -> BaseException | None:  # the session it waited on is gone
+        if lifecycle.generation == generation:
+            return None
+        return lifecycle.closed_error or lifecycle.drop_error or ConnectionClosedError("connection lost")
+
+    return await changes.wait_until(
+        predicate, timeout, abandoned=abandoned, failed=lambda: lifecycle.closed_error
+    )

@@ -6,31 +6,32 @@ events applications listen to (see the class docstring and docs/events.md). It i
 machines, each tested on its own (protocol/lifecycle.py, responses.py, cursor.py, tool_batches.py,
 _session_settings.py) and the tool runtime shared with the relay (_tool_runner.py): decisions are
 taken by a machine before a send, and no state here is written on both sides of an ``await``.
+Server events go through :class:`~agent_rt._session_tracker.SessionTracker`, socket closes through
+:class:`~agent_rt._connection_fate.ConnectionFate` (reconnects: ``_reconnector.py``), the MCP servers
+of ``mcp_servers=`` are :class:`~agent_rt.mcp.attach.ClientMcp`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import logging
-import math
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import audio as audio_utils
+from ._connection_fate import RENEW_REASON, ConnectionFate
 from ._reconnector import Reconnector
 from ._session_settings import DEFAULT_SESSION_CONFIG, SessionSettings
+from ._session_tracker import SessionTracker
 from ._tool_runner import DEFAULT_MAX_OUTPUT_CHARS, ToolRunner
-from ._waiting import Changes
+from ._waiting import Changes, wait_in_session
 from .api import RealtimeAPI, new_event_id
-from .errors import ConfigurationError, ConnectionClosedError, ConversationError, NotConnectedError
+from .errors import ConfigurationError, NotConnectedError
 from .events import EventEmitter
-from .protocol.conversation import Item, RealtimeConversation, audio_part_index, sample_rate, user_message
+from .protocol.conversation import Item, RealtimeConversation, audio_part_index, truncation, user_message
 from .protocol.cursor import ItemCursor
-from .protocol.dialect import config_to_wire, normalize_event_type
-from .protocol.lifecycle import ConnectionState, Lifecycle, close_error
-from .protocol.responses import ErrorKind, ResponseGate
+from .protocol.dialect import config_to_wire
+from .protocol.lifecycle import ConnectionState, Lifecycle
+from .protocol.responses import ResponseGate
 from .reconnect import ReconnectPolicy, coerce_policy
 from .tools import Tool, ToolRegistry
 
@@ -42,18 +43,11 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_SESSION_CONFIG", "MAX_APPEND_BYTES", "RENEW_REASON", "RealtimeClient"]
 
-logger = logging.getLogger("agent_rt.client")
-
 T = TypeVar("T")
-
-#: The ``reason`` of the ``reconnecting`` / ``reconnected`` events that ``renew_session()`` causes.
-RENEW_REASON = "renewed by the application"
 
 #: Raw audio bytes per ``input_audio_buffer.append``: each event stays far below the service's
 #: 15 MiB cap, and a long recording goes as many frames.
 MAX_APPEND_BYTES = 1 << 20
-
-_CLOSE_ON_DISCONNECT = {"code": 1000, "reason": "", "error": False}
 
 
 class RealtimeClient(EventEmitter):
@@ -116,7 +110,8 @@ class RealtimeClient(EventEmitter):
             mcp_servers,
             self.tools,
             reserved_names=lambda: {str(tool.get("name")) for tool in self.settings.session_tools},
-            on_tools_changed=self._mcp_tools_changed,
+            send_session=self._send_session_update,
+            connected=self.is_connected,
         )
         self.lifecycle = Lifecycle()
         self._gate = ResponseGate()
@@ -130,7 +125,18 @@ class RealtimeClient(EventEmitter):
             owns=lambda name: name in self.tools or not self.settings.declared_without_handler(name),
             max_output_chars=tool_output_limit,
         )
-        self._reconnector = Reconnector(
+        self._session = SessionTracker(
+            self.conversation,
+            self.settings,
+            self._runner,
+            gate=self._gate,
+            cursor=self._cursor,
+            changes=self._changes,
+            emit=self.emit,
+            has_listeners=self.has_listeners,
+            task_group=lambda: self._task_group,
+        )
+        reconnector = Reconnector(
             coerce_policy(reconnect),
             before_reconnect,
             realtime=self.realtime,
@@ -138,16 +144,23 @@ class RealtimeClient(EventEmitter):
             changes=self._changes,
             emit=self.emit,
             send_session=self._send_session_update,
-            session_created=lambda: self._session_created,
+            session_created=lambda: self._session.created,
             session=lambda: self.session,
         )
-        self._close_reported = False
-        self._renewing = False  # renew_session() is closing the socket on purpose
-        self._server_error: dict[str, Any] | None = None  # the last ``error`` of this connection
-        self._reset_session_state()
-        self.realtime.on("server.*", self._on_server_event)
-        self.realtime.on("client.*", self._on_client_event)
-        self.realtime.on("close", self._on_close)
+        self._fate = ConnectionFate(
+            reconnector,
+            lifecycle=self.lifecycle,
+            changes=self._changes,
+            session=self._session,
+            conversation=self.conversation,
+            close_socket=self.realtime.close_socket,
+            emit=self.emit,
+            fail_waiters=self.fail_waiters,
+            task_group=lambda: self._task_group,
+        )
+        self.realtime.on("server.*", self._session.on_server_event)
+        self.realtime.on("client.*", self._session.on_client_event)
+        self.realtime.on("close", self._fate.on_close)
         self.realtime.on("error", lambda payload: self.emit("error", payload))
         if self.plugins is not None:  # the plugins' session defaults and observers, now the client is whole
             from .plugins import apply_to_client
@@ -176,16 +189,16 @@ class RealtimeClient(EventEmitter):
     @property
     def reconnect_policy(self) -> ReconnectPolicy | None:
         """The policy for recoverable closes (``reconnect=``), or None: a drop closes the client."""
-        return self._reconnector.policy
+        return self._fate.reconnector.policy
 
     @property
     def before_reconnect(self) -> Callable[[dict[str, Any]], Awaitable[None] | None] | None:
         """The application's hook run before each reconnect attempt (``before_reconnect=``)."""
-        return self._reconnector.hook
+        return self._fate.reconnector.hook
 
     @before_reconnect.setter
     def before_reconnect(self, hook: Callable[[dict[str, Any]], Awaitable[None] | None] | None) -> None:
-        self._reconnector.hook = hook
+        self._fate.reconnector.hook = hook
 
     @property
     def session_config(self) -> dict[str, Any]:
@@ -196,17 +209,6 @@ class RealtimeClient(EventEmitter):
     def session(self) -> dict[str, Any] | None:
         """The effective session the server last reported (``session.created`` / ``.updated``)."""
         return self.settings.session
-
-    def _reset_session_state(self) -> None:
-        """Forget what belonged to the server session: on connect, and when it is lost."""
-        self._session_created = False
-        self.settings.tools_sent = False
-        self._pending_input_samples = 0
-        self._gate.reset()
-        self._runner.cancel_all()
-        self._cursor.reset()
-        self.conversation.clear()
-        self._sync_audio_formats()
 
     def __repr__(self) -> str:
         return f"<RealtimeClient {self.lifecycle.state.value} {self.realtime!r}>"
@@ -229,10 +231,8 @@ class RealtimeClient(EventEmitter):
         from the next call.
         """
         self.lifecycle.connecting()
-        self._close_reported = self._renewing = False
-        self._server_error = None
-        self._reconnector.forget()
-        self._reset_session_state()
+        self._fate.forget()
+        self._session.reset()
         try:
             await self.realtime.connect()
         except BaseException:
@@ -260,7 +260,7 @@ class RealtimeClient(EventEmitter):
         finally:  # also when the caller is cancelled: the MCP servers ended with the task group
             self.mcp.detach()
             self._task_group = None
-            self._finish_close(_CLOSE_ON_DISCONNECT, "disconnected")
+            self._fate.disconnected()
 
     async def reset(self) -> None:
         """Disconnect and return to a fresh state: default session config, no tools, no handlers."""
@@ -283,7 +283,7 @@ class RealtimeClient(EventEmitter):
     async def wait_for_session_created(self, timeout: float | None = None) -> dict[str, Any]:
         """Wait until the server's ``session.created`` arrived; returns the session it reported."""
         self.lifecycle.check_wait("wait for the session")
-        await self._wait_until(lambda: True if self._session_created else None, timeout)
+        await self._wait_until(lambda: True if self._session.created else None, timeout)
         return self.session or {}
 
     async def renew_session(self, timeout: float | None = None) -> dict[str, Any]:
@@ -295,16 +295,7 @@ class RealtimeClient(EventEmitter):
         lost items, with reason ``"renewed by the application"``; it works without ``reconnect=``.
         """
         self.lifecycle.check_send("renew the session (nothing to renew)")
-        self._renewing = True
-        generation = self.lifecycle.generation
-        await self.realtime.close_socket()
-        lifecycle = self.lifecycle
-        await self._changes.wait_until(
-            lambda: True if lifecycle.is_open and lifecycle.generation != generation else None,
-            timeout,
-            abandoned=lambda: lifecycle.closed_error,
-            failed=lambda: None,
-        )
+        await self._fate.renew(timeout)
         return self.session or {}
 
     # -- session and tools -----------------------------------------------------------------
@@ -326,7 +317,7 @@ class RealtimeClient(EventEmitter):
 
             register_tool_secrets(fields["tools"])
         self.settings.update(fields)
-        self._sync_audio_formats()
+        self._session.sync_audio_formats()
         if self.is_connected():
             self._cursor.mark()
             await self._send_session_update()
@@ -354,10 +345,6 @@ class RealtimeClient(EventEmitter):
         self.tools.remove(name)
         if self.is_connected():
             await self._send_session_update()
-
-    def _sync_audio_formats(self) -> None:
-        self.conversation.input_audio_format = self.settings.audio_format("input")
-        self.conversation.output_audio_format = self.settings.audio_format("output")
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -392,7 +379,7 @@ class RealtimeClient(EventEmitter):
             if self.lifecycle.generation != generation:  # the session it went to is gone (reconnect)
                 return
             self.conversation.input_audio.append(chunk)
-            self._pending_input_samples += len(chunk)
+            self._session.pending_input_samples += len(chunk)
 
     async def create_response(self, timeout: float | None = None, **response: Any) -> None:
         """Ask for a response (``response`` holds per-response overrides, e.g. ``instructions``).
@@ -407,8 +394,8 @@ class RealtimeClient(EventEmitter):
         self, overrides: Mapping[str, Any] | None, *, timeout: float | None = None, commit: bool = True
     ) -> None:
         self.lifecycle.check_send("create a response")
-        if commit and self._pending_input_samples and self.settings.turn_detection() is None:
-            self._pending_input_samples = 0
+        if commit and self._session.pending_input_samples and self.settings.turn_detection() is None:
+            self._session.pending_input_samples = 0
             await self.realtime.send("input_audio_buffer.commit")
         data: dict[str, Any] = {}
         if overrides:
@@ -436,27 +423,16 @@ class RealtimeClient(EventEmitter):
         item = None if item_id is None else self.conversation.get_item(item_id)
         if item_id is not None and item is None:
             raise ConfigurationError(f"cancel_response: no item with id {item_id!r}")
-        audio_index = audio_part_index(item) if item is not None else None  # raises if it has none
+        if item is not None:
+            audio_part_index(item)  # raises now, before the cancel, if the item has no audio
         event_id = new_event_id()
         if self._gate.take_cancel(event_id):
             await self.realtime.send("response.cancel", {"event_id": event_id})
         if item is None:
             return None
-        rate = sample_rate(self.conversation.output_audio_format)
-        played = max(0, min(int(sample_count), len(item["formatted"]["audio"])))
-        truncate = {
-            "item_id": item_id,
-            "content_index": audio_index,
-            "audio_end_ms": math.floor(played / rate * 1000),
-        }
+        truncate = truncation(item, sample_count, self.conversation.output_audio_format)
         await self.realtime.send("conversation.item.truncate", truncate)
         return item
-
-    async def _mcp_tools_changed(self) -> None:
-        """An MCP server's tools changed (``tools/list_changed``, or it died): tell the session."""
-        if self.is_connected():
-            with contextlib.suppress(NotConnectedError):
-                await self._send_session_update()
 
     async def approve_mcp(
         self, request_id: str, approve: bool = True, *, reason: str | None = None, respond: bool = True
@@ -466,14 +442,10 @@ class RealtimeClient(EventEmitter):
         Sends an ``mcp_approval_response`` item; with ``respond`` (default), asks for the next
         response too, which runs the call (or says it was not run).
         """
+        from .mcp.attach import approval_response
+
         self._app_sends("answer an MCP approval request")
-        item: dict[str, Any] = {
-            "type": "mcp_approval_response",
-            "approval_request_id": request_id,
-            "approve": approve,
-        }
-        if reason is not None:
-            item["reason"] = reason
+        item = approval_response(request_id, approve, reason)
         await self.realtime.send("conversation.item.create", {"item": item})
         if respond:
             await self._create_response(None)
@@ -485,24 +457,14 @@ class RealtimeClient(EventEmitter):
     async def clear_input_audio(self) -> None:
         """Drop audio appended but not committed (``input_audio_buffer.clear``)."""
         self._app_sends("clear the input audio")
-        self._pending_input_samples = 0
+        self._session.pending_input_samples = 0
         await self.realtime.send("input_audio_buffer.clear")
 
     # -- waiting ---------------------------------------------------------------------------
 
     async def _wait_until(self, predicate: Callable[[], T | None], timeout: float | None) -> T:
         """Wait until ``predicate()`` is not None; a lost session or a close raises its error."""
-        lifecycle = self.lifecycle
-        generation = lifecycle.generation
-
-        def abandoned() -> BaseException | None:  # the session it waited on is gone
-            if lifecycle.generation == generation:
-                return None
-            return lifecycle.closed_error or lifecycle.drop_error or ConnectionClosedError("connection lost")
-
-        return await self._changes.wait_until(
-            predicate, timeout, abandoned=abandoned, failed=lambda: lifecycle.closed_error
-        )
+        return await wait_in_session(self._changes, self.lifecycle, predicate, timeout)
 
     async def wait_for_next(self, name: str, timeout: float | None = None) -> Any:
         """The payload of the next ``name`` event; on a closed client, the close's error at once."""
@@ -529,130 +491,3 @@ class RealtimeClient(EventEmitter):
         self.lifecycle.check_wait("wait for a response")
         response: dict[str, Any] = await self._wait_until(lambda: self._cursor.take("response.done"), timeout)
         return response
-
-    # -- incoming events -------------------------------------------------------------------
-
-    def _on_client_event(self, event: dict[str, Any]) -> None:
-        if self.has_listeners("realtime.event"):
-            self.emit("realtime.event", {"time": _now(), "source": "client", "event": event})
-
-    def _on_server_event(self, event: dict[str, Any]) -> None:
-        if self.has_listeners("realtime.event"):
-            self.emit("realtime.event", {"time": _now(), "source": "server", "event": event})
-        event_type = normalize_event_type(event["type"])
-        if event_type == "error":
-            self._on_server_error(event)
-            return
-        changed = False  # something a waiter may be waiting for (deltas, the bulk, are not)
-        if event_type in ("response.created", "response.done"):
-            self._gate.on_server_event({**event, "type": event_type})
-            changed = True
-        elif event_type in ("session.created", "session.updated") and isinstance(event.get("session"), dict):
-            self.settings.session = event["session"]
-            self._sync_audio_formats()  # formats the application left to the server
-            self._session_created = self._session_created or event_type == "session.created"
-            changed = True
-        try:
-            update = self.conversation.process(event)
-        except ConversationError as exc:
-            logger.warning("%s", exc)
-            self.emit(
-                "error", {"type": "conversation_error", "error": exc, "message": str(exc), "event": event}
-            )
-            update = None
-        if update is not None and update.item is not None:
-            self.emit("conversation.updated", {"item": update.item, "delta": update.delta})
-            for happened, name in ((update.appended, "appended"), (update.completed, "completed")):
-                if happened:
-                    self._cursor.record(name, update.item)
-                    self.emit(f"conversation.item.{name}", {"item": update.item})
-                    changed = True
-        if event_type == "input_audio_buffer.speech_started":
-            self.emit("conversation.interrupted", event)
-        elif event_type == "response.done":
-            self._cursor.record("response.done", event.get("response") or {})
-        if event_type in ("response.output_item.done", "response.done") and self._task_group is not None:
-            self._runner.on_server_event({**event, "type": event_type}, self._task_group)
-        if changed:
-            self._changes.notify()
-
-    def _on_server_error(self, event: dict[str, Any]) -> None:
-        error = event.get("error") if isinstance(event.get("error"), dict) else {}
-        assert isinstance(error, dict)
-        kind = self._gate.on_server_event(event)
-        self._changes.notify()
-        if kind is ErrorKind.LOST_CANCEL_RACE:  # our cancel met a response that had just finished
-            logger.debug("response.cancel arrived after the response ended: %s", error.get("message"))
-            return
-        self._server_error = error
-        logger.warning("server error: %s", error.get("message"))
-        self.emit("error", event)
-
-    def _on_close(self, payload: dict[str, Any]) -> None:
-        if self.lifecycle.is_reconnecting:  # the socket of a reconnect attempt closed: the attempt fails
-            self._reconnector.attempt_close = payload
-            self._changes.notify()
-            return
-        code, reason = payload.get("code"), payload.get("reason") or ""
-        live = self._task_group is not None and self.lifecycle.is_open
-        if self._renewing and live:
-            self._renewing = False
-            self._begin_reconnect(code, RENEW_REASON, immediate=True)
-        elif (
-            live
-            and payload.get("error")
-            and self.reconnect_policy
-            and self.reconnect_policy.should_reconnect(code, reason)
-        ):
-            self._begin_reconnect(code, reason)
-        else:
-            self._finish_close(payload)
-
-    def _finish_close(self, payload: Mapping[str, Any], message: str | None = None) -> None:
-        """The client is closed for good: fail every waiter and emit ``close`` (once)."""
-        error = close_error(payload, self._server_error)
-        if message is not None:
-            error = ConnectionClosedError(
-                message, code=error.code, reason=error.reason, server_error=error.server_error
-            )
-        self.lifecycle.closed(error)
-        self._runner.cancel_all()
-        self._gate.reset()
-        self._renewing = False
-        self._changes.notify()
-        if not self._close_reported:  # first, so that a waiter for "close" gets the close itself
-            self._close_reported = True
-            self.emit("close", dict(payload))
-        self.fail_waiters(self.lifecycle.closed_error or error)
-
-    # -- reconnecting ----------------------------------------------------------------------
-
-    def _begin_reconnect(self, code: int | None, reason: str, *, immediate: bool = False) -> None:
-        """The server session is gone: clear what belonged to it, then reconnect in the background."""
-        assert self._task_group is not None
-        lost_items = self.conversation.get_items()
-        drop = close_error({"code": code, "reason": reason}, None)
-        drop = ConnectionClosedError(f"{drop}; reconnecting", code=code, reason=reason)
-        self.lifecycle.dropped(drop)
-        self._server_error = None
-        self._reset_session_state()
-        self._changes.notify()
-        # Waiters for what the lost session would have produced fail; those for the
-        # connection's fate (reconnecting, reconnected, reconnect.failed, close, error) go on.
-        self.fail_waiters(drop, only=lambda name: name.startswith(("conversation.", "tool.")))
-        if reason != RENEW_REASON:
-            logger.warning("connection closed (code %s): reconnecting", code)
-        self._task_group.start_soon(
-            self._reconnect, code, reason, lost_items, immediate, name="agent_rt reconnect"
-        )
-
-    async def _reconnect(
-        self, code: int | None, reason: str, lost_items: list[Item], immediate: bool
-    ) -> None:
-        failure = await self._reconnector.run(code, reason, lost_items, immediate)
-        if failure is not None:
-            self._finish_close({"code": code, "reason": reason, "error": True}, failure)
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")

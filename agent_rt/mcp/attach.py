@@ -2,23 +2,25 @@
 
 Kept out of the client so that the client only calls :meth:`ClientMcp.start` when it connects (inside
 its task group, before it sends the session config, so the MCP tools are in it) and
-:meth:`ClientMcp.stop` when it disconnects. Each connection starts the servers afresh.
+:meth:`ClientMcp.detach` when it disconnects. Each connection starts the servers afresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING
+import contextlib
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
+from ..errors import NotConnectedError
 from .config import McpServerConfig, McpServersSource, load_mcp_config
 
 if TYPE_CHECKING:
     import anyio.abc
 
     from ..tools import ToolRegistry
-    from .servers import McpServers, ToolsChanged
+    from .servers import McpServers
 
-__all__ = ["ClientMcp"]
+__all__ = ["ClientMcp", "approval_response"]
 
 
 class ClientMcp:
@@ -26,7 +28,8 @@ class ClientMcp:
 
     ``source`` is a path, a dict in the ``mcpServers`` format, a list of server configs, or
     ``None`` (then ``AGENT_RT_MCP_CONFIG``, when set). It is parsed here, so a bad configuration
-    fails when the client is made, not when it connects.
+    fails when the client is made, not when it connects. When a server's tools change
+    (``tools/list_changed``, or it died) while ``connected()``, ``send_session()`` tells the session.
     """
 
     def __init__(
@@ -35,7 +38,8 @@ class ClientMcp:
         registry: ToolRegistry,
         *,
         reserved_names: Callable[[], Collection[str]] = tuple,
-        on_tools_changed: ToolsChanged | None = None,
+        send_session: Callable[[], Awaitable[None]] | None = None,
+        connected: Callable[[], bool] = lambda: False,
     ) -> None:
         if isinstance(source, Sequence) and not isinstance(source, str):
             self.configs = list(source)
@@ -43,7 +47,8 @@ class ClientMcp:
             self.configs = load_mcp_config(source)
         self.registry = registry
         self.reserved_names = reserved_names
-        self.on_tools_changed = on_tools_changed
+        self.send_session = send_session
+        self.connected = connected
         self.servers: McpServers | None = None
         """The servers of the current connection (None while disconnected, or with no config)."""
 
@@ -66,10 +71,16 @@ class ClientMcp:
             self.configs,
             self.registry,
             reserved_names=self.reserved_names,
-            on_tools_changed=self.on_tools_changed,
+            on_tools_changed=self._tools_changed,
         )
         self.servers = servers
         await servers.start(task_group)
+
+    async def _tools_changed(self) -> None:
+        """A server's tools changed: send the session config again (a close meanwhile is no error)."""
+        if self.send_session is not None and self.connected():
+            with contextlib.suppress(NotConnectedError):
+                await self.send_session()
 
     def detach(self) -> None:
         """The connection's task group has ended, and the servers with it: drop them and their tools."""
@@ -82,3 +93,15 @@ class ClientMcp:
         servers, self.servers = self.servers, None
         if servers is not None:
             await servers.stop()
+
+
+def approval_response(request_id: str, approve: bool, reason: str | None = None) -> dict[str, Any]:
+    """The ``mcp_approval_response`` item that answers a remote MCP ``mcp_approval_request``."""
+    item: dict[str, Any] = {
+        "type": "mcp_approval_response",
+        "approval_request_id": request_id,
+        "approve": approve,
+    }
+    if reason is not None:
+        item["reason"] = reason
+    return item

@@ -22,6 +22,7 @@ from __future__ import annotations
 import binascii
 import copy
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, NamedTuple
 
@@ -159,6 +160,14 @@ def audio_part_index(item: Mapping[str, Any]) -> int:
         if part.get("type") in ("audio", "output_audio"):
             return index
     raise ConfigurationError(f"item {item.get('id')!r} has no audio to truncate")
+
+
+def truncation(item: Mapping[str, Any], sample_count: int, audio_format: str) -> dict[str, Any]:
+    """The ``conversation.item.truncate`` fields that cut an assistant item's audio after
+    ``sample_count`` played samples, clamped to the audio received (the server rejects more)."""
+    played = max(0, min(int(sample_count), len(item["formatted"]["audio"])))
+    audio_end_ms = math.floor(played / sample_rate(audio_format) * 1000)
+    return {"item_id": item["id"], "content_index": audio_part_index(item), "audio_end_ms": audio_end_ms}
 
 
 class _ItemState:
