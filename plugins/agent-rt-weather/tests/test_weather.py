@@ -214,14 +214,12 @@ def test_loads_as_an_explicit_plugin() -> None:
 
 
 def test_installed_package_is_found_through_its_entry_point() -> None:
-    try:
-        importlib.metadata.distribution("agent-rt-weather")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("agent-rt-weather is not installed (pip install -e plugins/agent-rt-weather)")
+    # Installed by the README's test command; its absence is a failure, not a reason to skip.
+    importlib.metadata.distribution("agentrt-weather")
     loaded = load_plugins(enabled=["weather"], environ={})
     assert loaded.errors == ()
     [info] = loaded.plugins
-    assert (info.name, info.source, info.dist) == ("weather", "entry point", "agent-rt-weather")
+    assert (info.name, info.source, info.dist) == ("weather", "entry point", "agentrt-weather")
     assert [tool.name for tool in info.tools] == ["get_weather"]
 
 
