@@ -3,11 +3,6 @@ hears speech-like audio, and spoken answers to spoken turns (asyncio and trio, r
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
 import anyio
 import numpy as np
 import pytest
@@ -15,40 +10,13 @@ import pytest
 from agent_rt.audio import pcm16_to_base64
 from agent_rt.console.scenario import CONSOLE_SCENARIO
 from agent_rt.server import LocalRealtimeServer, RealtimeServerApp
-from agent_rt.transport import WebSocket, connect
 
+from ..server.helpers import opened, receive, receive_until, send
 from .speech import speech_like
 
 pytestmark = pytest.mark.anyio
 
 GUARD = 15  # seconds: a safety net, never a wait
-
-
-@asynccontextmanager
-async def opened(url: str) -> AsyncIterator[WebSocket]:
-    ws = await connect(url, {"Authorization": "Bearer test-key"})
-    try:
-        yield ws
-    finally:
-        await ws.close()
-
-
-async def receive(ws: WebSocket) -> dict[str, Any]:
-    message = await ws.receive()
-    assert isinstance(message, str)
-    event: dict[str, Any] = json.loads(message)
-    return event
-
-
-async def send(ws: WebSocket, event: dict[str, Any]) -> None:
-    await ws.send_text(json.dumps(event))
-
-
-async def receive_until(ws: WebSocket, event_type: str) -> list[dict[str, Any]]:
-    events = [await receive(ws)]
-    while events[-1]["type"] != event_type:
-        events.append(await receive(ws))
-    return events
 
 
 async def test_first_output_waits_for_the_first_response_delay() -> None:

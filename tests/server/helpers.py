@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
@@ -10,6 +12,7 @@ from numpy.typing import NDArray
 
 from agent_rt.audio import pcm16_to_base64
 from agent_rt.server import RealtimeSession
+from agent_rt.transport import WebSocket, connect
 
 Event = dict[str, Any]
 RATE = 24000
@@ -73,3 +76,33 @@ def manual_session(**kwargs: Any) -> RealtimeSession:
         update = {"turn_detection": None}
     assert types(session.receive({"type": "session.update", "session": update})) == ["session.updated"]
     return session
+
+
+# -- a raw WebSocket to a server, for tests of the wire itself ---------------------------------
+
+
+@asynccontextmanager
+async def opened(url: str, headers: dict[str, str] | None = None) -> AsyncIterator[WebSocket]:
+    ws = await connect(url, headers if headers is not None else {"Authorization": "Bearer test-key"})
+    try:
+        yield ws
+    finally:
+        await ws.close()
+
+
+async def receive(ws: WebSocket) -> dict[str, Any]:
+    message = await ws.receive()
+    assert isinstance(message, str)
+    event: dict[str, Any] = json.loads(message)
+    return event
+
+
+async def send(ws: WebSocket, event: dict[str, Any]) -> None:
+    await ws.send_text(json.dumps(event))
+
+
+async def receive_until(ws: WebSocket, event_type: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    while not events or events[-1]["type"] != event_type:
+        events.append(await receive(ws))
+    return events

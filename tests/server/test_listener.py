@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio
 import numpy as np
@@ -14,40 +11,13 @@ import pytest
 from agent_rt.errors import ConnectionClosedError, HandshakeError
 from agent_rt.server import Faults, LocalRealtimeServer, serve_realtime
 from agent_rt.server.listener import MALFORMED_FRAME
-from agent_rt.transport import WebSocket, connect
+from agent_rt.transport import connect
 
-from .helpers import append, silence, tone, types, user_text
+from .helpers import append, opened, receive, receive_until, send, silence, tone, types, user_text
 
 pytestmark = pytest.mark.anyio
 
 GUARD = 10  # seconds: a safety net, never a wait
-
-
-@asynccontextmanager
-async def opened(url: str, headers: dict[str, str] | None = None) -> AsyncIterator[WebSocket]:
-    ws = await connect(url, headers if headers is not None else {"Authorization": "Bearer test-key"})
-    try:
-        yield ws
-    finally:
-        await ws.close()
-
-
-async def receive(ws: WebSocket) -> dict[str, Any]:
-    message = await ws.receive()
-    assert isinstance(message, str)
-    event: dict[str, Any] = json.loads(message)
-    return event
-
-
-async def send(ws: WebSocket, event: dict[str, Any]) -> None:
-    await ws.send_text(json.dumps(event))
-
-
-async def receive_until(ws: WebSocket, event_type: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    while not events or events[-1]["type"] != event_type:
-        events.append(await receive(ws))
-    return events
 
 
 async def test_session_created_arrives_first_with_the_model_from_the_query() -> None:
