@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from .serve_process import serve_process
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 CONTEXTS = {"program", "async", "client"}
@@ -90,20 +92,8 @@ def _params() -> list[object]:
 @pytest.fixture(scope="module")
 def local_server() -> Iterator[str]:
     """An ``agent-rt serve`` process for the module's snippets; yields its WebSocket URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agent_rt", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        banner = process.stdout.readline()
-        assert "listening at " in banner, banner
-        yield banner.split("listening at ", 1)[1].split()[0]
-    finally:
-        process.terminate()
-        process.wait(timeout=TIMEOUT)
+    with serve_process() as url:
+        yield url
 
 
 def test_the_pages_have_python_snippets_and_every_marker_is_known() -> None:

@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +21,7 @@ from agent_rt.server import LocalRealtimeServer
 from agent_rt.transport import HandshakeRequest, WebSocket
 
 from .one_packet import close_frame, one_packet_server, text_frame
+from .serve_process import serve_process
 
 pytestmark = pytest.mark.anyio
 
@@ -66,18 +63,8 @@ async def assistant_reply(client: RealtimeClient, text: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def paced_server_process() -> Iterator[str]:
     """``agent-rt serve --realtime-audio`` as its own process: replies race the client's sends for real."""
-    env = {key: value for key, value in os.environ.items() if key != "OPENAI_API_KEY"}
-    command = [sys.executable, "-m", "agent_rt", "serve", "--port", "0", "--realtime-audio"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    try:
-        assert process.stdout is not None
-        banner = process.stdout.readline()
-        match = re.search(r"ws://\S+/v1/realtime", banner)
-        assert match, f"no URL in the server's banner: {banner!r}"
-        yield match.group(0)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serve_process("--realtime-audio") as url:
+        yield url
 
 
 async def test_fifteen_text_turns_in_a_row_never_stick(paced_server_process: str) -> None:
