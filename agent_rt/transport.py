@@ -29,7 +29,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import Protocol, State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
-from websockets.uri import parse_uri
+from websockets.uri import WebSocketURI, parse_uri
 
 from ._secrets import redact, redacting_logger
 from .errors import ConfigurationError, ConnectionClosedError, HandshakeError
@@ -57,6 +57,50 @@ class HandshakeRequest:
         return urlsplit(self.path).query
 
 
+def closed_error(protocol: Protocol, *, closed: bool) -> ConnectionClosedError:
+    """The error a send or receive on a closed connection raises: the close code and reason."""
+    received = protocol.close_rcvd
+    if received is not None:  # known as soon as the peer's close frame is in, before EOF
+        code, reason = int(received.code), received.reason
+    else:
+        code, reason = (protocol.close_code or 1006) if closed else 1006, protocol.close_reason or ""
+    detail = f" ({reason})" if reason else ""
+    return ConnectionClosedError(f"connection closed with code {code}{detail}", code=code, reason=reason)
+
+
+class MessageAssembler:
+    """Whole messages from data frames: fragments joined, text decoded (invalid UTF-8 fails with 1007)."""
+
+    __slots__ = ("_fragments", "_opcode", "_protocol", "messages")
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.messages: deque[str | bytes] = deque()
+        self._fragments: list[bytes] = []
+        self._opcode: Opcode | None = None
+        self._protocol = protocol
+
+    def add(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            self._opcode = opcode
+            self._fragments = [bytes(frame.data)]
+        elif opcode is Opcode.CONT:
+            self._fragments.append(bytes(frame.data))
+        else:
+            return
+        if not frame.fin:
+            return
+        payload = self._fragments[0] if len(self._fragments) == 1 else b"".join(self._fragments)
+        self._fragments = []
+        if self._opcode is Opcode.TEXT:
+            try:
+                self.messages.append(payload.decode())
+            except UnicodeDecodeError:
+                self._protocol.fail(1007, "invalid UTF-8 in a text frame")
+        else:
+            self.messages.append(payload)
+
+
 class WebSocket:
     """A message-oriented WebSocket connection.
 
@@ -70,9 +114,8 @@ class WebSocket:
         self._stream = stream
         self._protocol = protocol
         self._send_lock = anyio.Lock()
-        self._messages: deque[str | bytes] = deque()
-        self._fragments: list[bytes] = []
-        self._fragment_opcode: Opcode | None = None
+        self._assembler = MessageAssembler(protocol)
+        self._messages = self._assembler.messages
         self._eof = False
         self._closed = anyio.Event()
         self._stream_closed = False
@@ -97,10 +140,7 @@ class WebSocket:
         return self._protocol.close_reason or ""
 
     def _closed_error(self) -> ConnectionClosedError:
-        code = self._protocol.close_code if self._protocol.close_rcvd or self.closed else 1006
-        reason = self._protocol.close_reason or ""
-        detail = f" ({reason})" if reason else ""
-        return ConnectionClosedError(f"connection closed with code {code}{detail}", code=code, reason=reason)
+        return closed_error(self._protocol, closed=self.closed)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -190,34 +230,14 @@ class WebSocket:
 
     def _take_events(self, events: Iterable[object]) -> None:
         """Queue the messages among parsed ``events`` (frames; other events are ignored)."""
+        add = self._assembler.add
         for event in events:
             if isinstance(event, Frame):
-                self._on_frame(event)
+                add(event)
         if self._protocol.parser_exc is not None and self._protocol.state is not State.OPEN:
             # The protocol failed the connection (bad framing, oversized message): it has queued
             # a close frame; the caller sees ConnectionClosedError with code 1002/1009.
             logger.debug("websocket protocol error: %s", self._protocol.parser_exc)
-
-    def _on_frame(self, frame: Frame) -> None:
-        opcode = frame.opcode
-        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
-            self._fragment_opcode = opcode
-            self._fragments = [bytes(frame.data)]
-        elif opcode is Opcode.CONT:
-            self._fragments.append(bytes(frame.data))
-        else:
-            return
-        if not frame.fin:
-            return
-        payload = self._fragments[0] if len(self._fragments) == 1 else b"".join(self._fragments)
-        self._fragments = []
-        if self._fragment_opcode is Opcode.TEXT:
-            try:
-                self._messages.append(payload.decode())
-            except UnicodeDecodeError:
-                self._protocol.fail(1007, "invalid UTF-8 in a text frame")
-        else:
-            self._messages.append(payload)
 
     async def _mark_eof(self) -> None:
         if not self._eof:
@@ -283,16 +303,14 @@ def _default_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-async def connect(
+def client_handshake(
     url: str,
     headers: Mapping[str, str] | None = None,
     *,
     subprotocols: list[str] | None = None,
-    ssl_context: ssl.SSLContext | None = None,
     max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
-    open_timeout: float = 10.0,
-) -> WebSocket:
-    """Open a client WebSocket to ``url`` (``ws://`` or ``wss://``, the system CA store for TLS)."""
+) -> tuple[WebSocketURI, ClientProtocol, Request]:
+    """The client protocol for ``url`` and its upgrade request (our User-Agent, then ``headers``)."""
     try:
         uri = parse_uri(url)
     except InvalidURI as exc:
@@ -307,6 +325,37 @@ async def connect(
     request.headers["User-Agent"] = USER_AGENT
     for name, value in (headers or {}).items():
         request.headers[name] = value
+    return uri, protocol, request
+
+
+def rejected(where: str, response: Response) -> HandshakeError:
+    """The server answered the upgrade with something other than 101 (its body redacted)."""
+    body = redact(bytes(response.body or b"").decode(errors="replace"))[:500]
+    return HandshakeError(
+        f"server at {where} rejected the WebSocket handshake: HTTP {response.status_code}"
+        + (f": {body}" if body else ""),
+        status=response.status_code,
+    )
+
+
+def invalid_handshake(exc: Exception) -> HandshakeError:
+    message = redact(str(exc)) if isinstance(exc, InvalidHandshake) else "invalid handshake"
+    return HandshakeError(f"invalid WebSocket handshake response: {message}")
+
+
+async def connect(
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    subprotocols: list[str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+    open_timeout: float = 10.0,
+) -> WebSocket:
+    """Open a client WebSocket to ``url`` (``ws://`` or ``wss://``, the system CA store for TLS)."""
+    uri, protocol, request = client_handshake(
+        url, headers, subprotocols=subprotocols, max_message_size=max_message_size
+    )
     where = f"{uri.host}:{uri.port}"
     try:
         with anyio.fail_after(open_timeout):
@@ -332,12 +381,7 @@ async def connect(
         raise HandshakeError(f"timed out opening a WebSocket to {where}") from None
     if protocol.handshake_exc is not None or response.status_code != 101:
         await websocket.abort()
-        body = redact(bytes(response.body or b"").decode(errors="replace"))[:500]
-        raise HandshakeError(
-            f"server at {where} rejected the WebSocket handshake: HTTP {response.status_code}"
-            + (f": {body}" if body else ""),
-            status=response.status_code,
-        )
+        raise rejected(where, response)
     await websocket._answer_what_was_read()  # a close frame may have come with the response
     return websocket
 
@@ -358,9 +402,7 @@ async def _read_handshake(websocket: WebSocket, protocol: ClientProtocol) -> Res
                 websocket._drain_events()
                 return event
         if protocol.handshake_exc is not None:
-            exc = protocol.handshake_exc
-            message = redact(str(exc)) if isinstance(exc, InvalidHandshake) else "invalid handshake"
-            raise HandshakeError(f"invalid WebSocket handshake response: {message}")
+            raise invalid_handshake(protocol.handshake_exc)
 
 
 # -- server side -------------------------------------------------------------------------------

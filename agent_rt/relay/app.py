@@ -32,7 +32,6 @@ from ..errors import ConfigurationError, HandshakeError
 from ..server import LocalRealtimeServer
 from ..server.scenario import ScenarioSource
 from ..tools import Tool, ToolRegistry
-from ..transport import connect
 from .auth import BETA_SUBPROTOCOL, Authenticator, AuthHook, Identity, offered_subprotocols
 from .limits import CLOSE_TRY_LATER, CLOSE_UPSTREAM, Limits, SessionSlots, SlotTicket
 from .metrics import RelayMetrics
@@ -42,6 +41,7 @@ from .upstream import (
     DEFAULT_KEY_ENV,
     UpstreamTarget,
     forced_model,
+    open_upstream,
     resolve_upstream,
     rest_base,
     session_headers,
@@ -314,7 +314,7 @@ class Relay:
         async with self._upstream_base() as base:
             url = session_url(base, websocket.url.query, model if forced_model(self.session_lock) else None)
             try:
-                upstream = await connect(url, session_headers(self.upstream.key, beta=beta))
+                upstream = await open_upstream(url, session_headers(self.upstream.key, beta=beta))
             except (HandshakeError, ConfigurationError) as exc:
                 status = getattr(exc, "status", None)
                 reason = (

@@ -28,12 +28,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .._secrets import MASK, redact
 from ..errors import ConnectionClosedError
-from ..transport import WebSocket as UpstreamSocket
 from . import limits as L
 from .auth import Identity
 from .debuglog import describe_frame
 from .peek import peek_type
 from .policy import merge_tools, relay_error, strip_locked, strip_model
+from .upstream import UpstreamConnection
 from .usage import usage_of
 
 #: The upstream events that start and end a response: counted for the tools' follow-ups, unparsed.
@@ -81,7 +81,7 @@ class RelaySession:
         self,
         relay: Relay,
         client: WebSocket,
-        upstream: UpstreamSocket,
+        upstream: UpstreamConnection,
         identity: Identity,
         *,
         receive: Receive,

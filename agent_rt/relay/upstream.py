@@ -6,10 +6,14 @@ sends itself); nothing from the client's handshake (its token above all) is pass
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .. import transport
 
 OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -30,6 +34,31 @@ class UpstreamTarget:
         if self.url is None:
             return "the embedded local Realtime server (offline)"
         return self.url + (" (with the upstream key)" if self.key else "")
+
+
+class UpstreamConnection(Protocol):
+    """What a relay session needs of its upstream WebSocket (either driver below gives it)."""
+
+    async def send_text(self, text: str) -> None: ...
+
+    async def receive(self) -> str | bytes: ...
+
+    def receive_queued(self) -> str | bytes | None: ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+    async def abort(self) -> None: ...
+
+
+async def open_upstream(url: str, headers: Mapping[str, str]) -> UpstreamConnection:
+    """Connect to the upstream: the lean asyncio driver under asyncio (uvicorn), else the anyio one."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # trio (e.g. under hypercorn)
+        return await transport.connect(url, headers)
+    from .asyncio_upstream import connect_asyncio
+
+    return await connect_asyncio(url, headers)
 
 
 def resolve_upstream(

@@ -24,6 +24,27 @@ from agent_rt.errors import ConnectionClosedError
 from agent_rt.relay.app import Relay
 from agent_rt.transport import WebSocket, connect
 
+#: A local-server script whose user turns call tools (the clock plugin's ``calculate`` and two test tools).
+TOOL_SCENARIO: dict[str, Any] = {
+    "rules": [
+        {
+            "regex": r"what is (?P<expression>[0-9 +*/().-]+)",
+            "calls": [{"name": "calculate", "arguments": {"expression": "{expression}"}}],
+            "after_output": "{output.expression} is {output.result}.",
+        },
+        {
+            "match": "my order",
+            "calls": [{"name": "lookup_order", "arguments": {"order": "A-17"}}],
+            "after_output": "Your order is {output.status}.",
+        },
+        {
+            "match": "explode",
+            "calls": [{"name": "explode", "arguments": {}}],
+            "after_output": "The tool said: {output.error}",
+        },
+    ]
+}
+
 
 @dataclass
 class RunningRelay:

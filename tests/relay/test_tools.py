@@ -13,29 +13,11 @@ from agent_rt.relay import create_relay_app
 from agent_rt.server import LocalRealtimeServer
 from agent_rt.tools import ToolRegistry, function_tool
 
+from .helpers import TOOL_SCENARIO as SCENARIO
 from .helpers import peer, running
 
 pytestmark = pytest.mark.anyio
 TOKEN = "relay-token-tools"
-SCENARIO = {
-    "rules": [
-        {
-            "regex": r"what is (?P<expression>[0-9 +*/().-]+)",
-            "calls": [{"name": "calculate", "arguments": {"expression": "{expression}"}}],
-            "after_output": "{output.expression} is {output.result}.",
-        },
-        {
-            "match": "my order",
-            "calls": [{"name": "lookup_order", "arguments": {"order": "A-17"}}],
-            "after_output": "Your order is {output.status}.",
-        },
-        {
-            "match": "explode",
-            "calls": [{"name": "explode", "arguments": {}}],
-            "after_output": "The tool said: {output.error}",
-        },
-    ]
-}
 
 
 LONG = "Let me talk while the tool works."
