@@ -138,8 +138,10 @@ class RelaySession:
                     self._tasks = tasks  # tool handlers run here, and end with the session
                     tasks.start_soon(self._from_upstream)
                     tasks.start_soon(self._watchdog)
-                    await self._opening()
-                    await self._from_client()
+                    # The client pump runs as a task of its own, not at the bottom of the ASGI
+                    # server's task: each frame then resumes a short chain of coroutines instead
+                    # of every middleware's frame above the route.
+                    tasks.start_soon(self._client_side)
         finally:
             with anyio.CancelScope(shield=True):
                 await self.close()
@@ -222,6 +224,11 @@ class RelaySession:
         )
 
     # -- client to upstream --------------------------------------------------------------------
+
+    async def _client_side(self) -> None:
+        await self._opening()
+        if self.ending is None:
+            await self._from_client()
 
     async def _opening(self) -> None:
         """Before any client event: the relay's own session settings (lock, server-side tools)."""
