@@ -31,6 +31,7 @@ SCENARIO = {
         },
         {"match": "crash", "calls": [{"name": "crash", "arguments": {}}], "after_output": "{output.error}"},
         {"match": "add again", "calls": [{"name": "add", "arguments": {"a": 1, "b": 2}}]},
+        {"match": "add words", "calls": [{"name": "add", "arguments": {"a": "one", "b": 2}}]},
     ]
 }
 
@@ -103,6 +104,10 @@ async def test_a_dead_server_s_tools_get_error_outputs_not_silence() -> None:
     with running(app) as relay:
         async with peer(relay.url, token=TOKEN) as client:
             await client.until("session.updated")
+            # The shared runtime checks the arguments against the server's inputSchema first.
+            events, _ = await _turn(client, "add words", 2)
+            (output,) = _outputs(events).values()
+            assert json.loads(output)["error"].startswith("invalid arguments: ")
             events, (_, said) = await _turn(client, "crash", 2)
             (output,) = _outputs(events).values()
             error = json.loads(output)["error"]
