@@ -4,7 +4,7 @@ The relay (``agent_rt.relay``, the ``relay`` extra) serves the page at ``/`` and
 ``/v1/realtime`` to the upstream: the real service when ``OPENAI_API_KEY`` is set, any Realtime
 URL with ``--upstream``, otherwise a local server started here, paced like the service (audio at
 real time, a short first-response latency) so barge-in can be tried offline. The relay runs the
-installed plugins' tools, and the page shows their calls.
+installed plugins' tools and those of the ``--mcp-config`` MCP servers, and the page shows their calls.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import webbrowser
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..mcp.cli import add_mcp_argument, mcp_config_from_args
 from ..server.scenario import Scenario, ScenarioSource
 from .scenario import CONSOLE_SCENARIO, FIRST_RESPONSE_DELAY
 
@@ -47,6 +48,7 @@ def register(commands: Any) -> None:
         default=True,
         help="the relay answers the installed plugins' tools (default: on)",
     )
+    add_mcp_argument(parser)
     parser.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     parser.set_defaults(handler=run_console)
 
@@ -89,7 +91,7 @@ def relay_server(upstream_url: str | None, *, tools: bool = True, **options: Any
     """A ``uvicorn.Server`` running the relay with the console at ``/`` (serve it on :func:`listen`).
 
     ``tools``: the relay answers the installed plugins' tools; ``options`` go to
-    :func:`agent_rt.relay.create_relay_app` (``tokens=``, ``limits=``...).
+    :func:`agent_rt.relay.create_relay_app` (``tokens=``, ``limits=``, ``mcp_servers=``...).
     """
     import uvicorn
 
@@ -119,6 +121,9 @@ async def run_console(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from ..relay.cli import serve_relay
+
+    mcp_servers = mcp_config_from_args(args)  # a bad file fails here, in one line
     try:
         sock = listen(args.port)
     except OSError as exc:
@@ -127,10 +132,10 @@ async def run_console(args: argparse.Namespace) -> int:
     with sock:
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
         async with _upstream(args) as (upstream_url, label):
-            server = relay_server(upstream_url, tools=args.tools)
+            server = relay_server(upstream_url, tools=args.tools, mcp_servers=mcp_servers or None)
             _say(f"console: upstream is {label}")
             _say(f"console: open {url}  (Ctrl-C to stop)")
             if not args.no_browser:
                 webbrowser.open(url)
-            await server.serve(sockets=[sock])
+            await serve_relay(server, [sock])  # an MCP server that fails to start raises here
             return 0 if server.started else 1

@@ -15,8 +15,8 @@ import contextlib
 import importlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -48,6 +48,10 @@ from .upstream import (
     session_url,
 )
 from .usage import UsageLedger
+
+if TYPE_CHECKING:
+    from ..mcp.config import McpServerConfig, McpServersSource
+    from .mcp import RelayMcp
 
 logger = logging.getLogger("agent_rt.relay")
 
@@ -104,10 +108,20 @@ class Relay:
         http_transport: httpx.AsyncBaseTransport | None,
         on_session_end: Callable[[dict[str, Any]], None] | None = None,
         tools: ToolRegistry | None = None,
+        mcp_servers: Sequence[McpServerConfig] = (),
     ) -> None:
         self.on_session_end = on_session_end
+        self.mcp: RelayMcp | None = None
+        """The MCP servers whose tools the relay answers (running while the app's lifespan runs)."""
+        if mcp_servers:
+            from .mcp import RelayMcp
+
+            tools = _own_registry(tools)
+            self.mcp = RelayMcp(mcp_servers, tools, on_tools_changed=self._tools_changed)
         self.tools = tools
         """The relay's server-side tools (None: the relay answers no calls)."""
+        self.startup_error: Exception | None = None
+        """Why the last lifespan failed to start (an MCP server), for the command to report."""
         self.upstream = upstream
         self.auth = authenticator
         self.limits = limits
@@ -126,11 +140,17 @@ class Relay:
         self.metrics = RelayMetrics()
         self.slots = SessionSlots(limits)
         self.tool_definitions: list[dict[str, Any]] = tools.definitions() if tools else []
-        acts_on = {"error", "response.done"} | ({"response.output_item.done"} if tools else set())
+        """The definitions added to each new session (MCP tools join once their servers run)."""
+        tool_events = {"response.output_item.done"} if tools is not None else set()
+        acts_on = {"error", "response.done"} | tool_events
         self.server_acts_on: frozenset[str | None] = frozenset(acts_on)
         self.upstream_key = upstream.key
         register_secret(upstream.key)
         self._embedded: LocalRealtimeServer | None = None
+
+    def _tools_changed(self) -> None:
+        """MCP tools came or went: new sessions get the new definitions (open ones keep theirs)."""
+        self.tool_definitions = self.tools.definitions() if self.tools is not None else []
 
     @property
     def embedded_server(self) -> LocalRealtimeServer | None:
@@ -163,17 +183,25 @@ class Relay:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: object = None) -> AsyncIterator[None]:
-        """Start the shared embedded local server (when the upstream is embedded) for the app's life."""
-        if not self.upstream.embedded:
+        """Run what the sessions share for the app's life: the MCP servers, the embedded local server.
+
+        An MCP server that fails to start raises :class:`~agent_rt.mcp.McpServerError` (also kept
+        in :attr:`startup_error`); the servers that did start are stopped first.
+        """
+        async with contextlib.AsyncExitStack() as stack:
+            if self.mcp:
+                self.startup_error = None
+                try:
+                    await stack.enter_async_context(self.mcp.running())
+                except Exception as exc:
+                    self.startup_error = exc
+                    raise
+            if self.upstream.embedded:
+                server = await stack.enter_async_context(LocalRealtimeServer(scenario=self.scenario))
+                self._embedded = server
+                stack.callback(setattr, self, "_embedded", None)
+                logger.info("relay upstream: embedded local Realtime server at %s", server.url)
             yield
-            return
-        async with LocalRealtimeServer(scenario=self.scenario) as server:
-            self._embedded = server
-            logger.info("relay upstream: embedded local Realtime server at %s", server.url)
-            try:
-                yield
-            finally:
-                self._embedded = None
 
     @contextlib.asynccontextmanager
     async def _upstream_base(self) -> AsyncIterator[str]:
@@ -311,6 +339,14 @@ class Relay:
         beta: bool,
         model: str | None,
     ) -> None:
+        if self.mcp and self.mcp.servers is None:
+            # Mounted without our lifespan: the MCP tools would be missing without a word.
+            reason = "the relay's MCP servers are not running (run the app's lifespan: see docs/relay.md)"
+            logger.error("relay: %s", reason)
+            await websocket.accept(subprotocol=subprotocol)
+            await websocket.close(CLOSE_UPSTREAM, close_reason(reason))
+            self.metrics.closes[CLOSE_UPSTREAM] += 1
+            return
         async with self._upstream_base() as base:
             url = session_url(base, websocket.url.query, model if forced_model(self.session_lock) else None)
             try:
@@ -377,6 +413,16 @@ def _tool_registry(tools: bool | ToolRegistry | Iterable[Tool]) -> ToolRegistry 
     return tool_registry(tools)
 
 
+def _own_registry(tools: ToolRegistry | None) -> ToolRegistry:
+    """A registry the MCP servers may add to: the application's own is copied, never changed."""
+    if tools is None:
+        return ToolRegistry()
+    registry = ToolRegistry(default_timeout=tools.default_timeout)
+    for tool in tools:
+        registry.add(tool)
+    return registry
+
+
 def _console_routes() -> list[BaseRoute]:
     try:  # the console is its own package (agent_rt.console): the relay works without it
         console = importlib.import_module("agent_rt.console")
@@ -409,6 +455,7 @@ def create_relay_app(
     http_transport: httpx.AsyncBaseTransport | None = None,
     on_session_end: Callable[[dict[str, Any]], None] | None = None,
     tools: bool | ToolRegistry | Iterable[Tool] = False,
+    mcp_servers: McpServersSource | Sequence[McpServerConfig] = None,
 ) -> Starlette:
     """Build the relay's ASGI application.
 
@@ -421,6 +468,9 @@ def create_relay_app(
     identities that set none. ``allowed_events=None`` forwards any client event type.
     ``tools``: ``True`` answers the installed plugins' tools on the server (``AGENT_RT_PLUGINS`` /
     ``AGENT_RT_DISABLE_PLUGINS`` apply), or pass a :class:`~agent_rt.tools.ToolRegistry` or tools.
+    ``mcp_servers``: MCP servers whose tools the relay answers beside those (a path, a dict in the
+    ``mcpServers`` format or a list of configs, as for ``RealtimeClient``; ``None``: none, the
+    environment is not read); they run for the app's lifespan, which must run (see docs/relay.md).
     ``on_session_end`` receives each session's summary (the fields of its log line), e.g. for
     billing or audit; ``http_transport`` replaces httpx's for minting client secrets.
     ``app.state.relay`` is the :class:`Relay` (metrics, usage).
@@ -428,6 +478,11 @@ def create_relay_app(
     if isinstance(models, str):
         raise TypeError("models takes a collection of model names, not a str")
     quiet_uvicorn_denials()
+    configs: list[McpServerConfig] = []
+    if mcp_servers is not None:
+        from .mcp import mcp_configs  # MCP code loads only when servers are configured
+
+        configs = mcp_configs(mcp_servers)
     relay = Relay(
         resolve_upstream(upstream_url, key=upstream_key, key_env=upstream_key_env),
         Authenticator(tokens, hook=authenticate, allowed_origins=allowed_origins),
@@ -442,6 +497,7 @@ def create_relay_app(
         http_transport=http_transport,
         on_session_end=on_session_end,
         tools=_tool_registry(tools),
+        mcp_servers=configs,
     )
     routes: list[BaseRoute] = [
         WebSocketRoute("/v1/realtime", relay),

@@ -16,10 +16,14 @@ import secrets
 import signal
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import anyio
 
+from ..mcp.cli import add_mcp_argument, mcp_config_from_args
+from ..mcp.config import ENV_VAR as MCP_CONFIG_ENV
+from ..mcp.config import McpServerConfig
 from ..server.scenario import Scenario
 from .limits import Limits
 from .upstream import DEFAULT_KEY_ENV, resolve_upstream
@@ -64,10 +68,23 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         "console": args.console,
         "debug": bool(getattr(args, "debug", False)),
         "scenario": str(args.scenario) if args.scenario else None,
+        "mcp_config": _mcp_config_path(args),
     }
 
 
-def app_from_config(config: dict[str, Any], tokens: list[str]) -> Any:
+def _mcp_config_path(args: argparse.Namespace) -> str | None:
+    """The MCP configuration file (``--mcp-config``, else ``AGENT_RT_MCP_CONFIG``), absolute.
+
+    Workers get the path, not the servers' settings: their env values and headers stay in the file.
+    """
+    path = getattr(args, "mcp_config", None) or os.environ.get(MCP_CONFIG_ENV, "").strip()
+    return str(Path(path).resolve()) if path else None
+
+
+def app_from_config(
+    config: dict[str, Any], tokens: list[str], *, mcp_servers: list[McpServerConfig] | None = None
+) -> Any:
+    """The relay app of a ``_config()`` dict; parsed ``mcp_servers`` win over its ``mcp_config``."""
     from .app import create_relay_app
 
     scenario = Scenario.load(config["scenario"]) if config.get("scenario") else None
@@ -85,6 +102,7 @@ def app_from_config(config: dict[str, Any], tokens: list[str]) -> Any:
         tools=bool(config.get("tools", True)),
         debug=bool(config.get("debug")),
         scenario=scenario,
+        mcp_servers=mcp_servers if mcp_servers is not None else config.get("mcp_config"),
     )
 
 
@@ -93,6 +111,7 @@ def app_from_environment() -> Any:
     config = json.loads(os.environ.get(CONFIG_ENV) or "{}")
     tokens = [t.strip() for t in os.environ.get(TOKENS_ENV, "").split(",") if t.strip()]
     logging.getLogger("agent_rt.relay").setLevel(logging.DEBUG if config.get("debug") else logging.INFO)
+    logging.getLogger("agent_rt.mcp").setLevel(logging.INFO)
     if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
         logging.basicConfig(format="%(name)s: %(message)s")
     return app_from_config(config, tokens)
@@ -121,9 +140,15 @@ async def _run_relay(args: argparse.Namespace) -> int:
     logging.getLogger("agent_rt.relay").setLevel(
         logging.DEBUG if getattr(args, "debug", False) else logging.INFO
     )
+    logging.getLogger("agent_rt.mcp").setLevel(logging.INFO)  # the MCP servers' stderr, line by line
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(name)s: %(message)s")
     config = _config(args)
+    mcp_servers = mcp_config_from_args(args)  # a bad file fails here, in one line
+    if mcp_servers:
+        from .mcp import mcp_configs
+
+        mcp_servers = mcp_configs(mcp_servers)  # checks that the SDK is installed
     target = resolve_upstream(args.upstream, key_env=args.upstream_key_env)
     host_shown = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
     if not tokens:
@@ -138,9 +163,9 @@ async def _run_relay(args: argparse.Namespace) -> int:
             # The local server takes any key; one is needed for its client-secrets endpoint.
             config["upstream_key"] = f"agent-rt-local-{secrets.token_hex(8)}"
             _say(f"relay: upstream is the embedded local Realtime server ({server.url})")
-            return await _serve(args, config, tokens, host_shown, subprocess_mode)
+            return await _serve(args, config, tokens, host_shown, subprocess_mode, mcp_servers)
     _say(f"relay: upstream {target.describe()}")
-    return await _serve(args, config, tokens, host_shown, subprocess_mode)
+    return await _serve(args, config, tokens, host_shown, subprocess_mode, mcp_servers)
 
 
 def _scenario_or_default(scenario: Scenario | None) -> Any:
@@ -161,8 +186,11 @@ async def _serve(
     tokens: list[str],
     host_shown: str,
     subprocess_mode: bool,
+    mcp_servers: list[McpServerConfig],
 ) -> int:
     if subprocess_mode:
+        if mcp_servers:
+            await _check_mcp_servers(mcp_servers)
         _say(f"relay: starting {args.workers} worker(s) at ws://{host_shown}:{args.port}/v1/realtime")
         env = dict(os.environ)
         env[CONFIG_ENV] = json.dumps(config)
@@ -205,7 +233,7 @@ async def _serve(
                     await process.wait()
     import uvicorn
 
-    app = app_from_config(config, tokens)
+    app = app_from_config(config, tokens, mcp_servers=mcp_servers)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -224,10 +252,58 @@ async def _serve(
         f"relay: listening at ws://{host_shown}:{port}/v1/realtime (health: http://{host_shown}:{port}/healthz)"
     )
     try:
-        await server.serve(sockets=[listener])
+        await serve_relay(server, [listener])
     finally:
         listener.close()
     return 0 if server.started else 1
+
+
+async def _check_mcp_servers(configs: list[McpServerConfig]) -> None:
+    """Start and stop the MCP servers once before the workers start theirs.
+
+    A worker whose startup fails is restarted or takes its supervisor down with a traceback per
+    worker; checking here gives one clear line instead (each worker still runs its own servers).
+    """
+    from ..tools import ToolRegistry
+    from .mcp import RelayMcp
+
+    async with RelayMcp(configs, ToolRegistry()).running():
+        pass
+
+
+class _StartupFailureNoise(logging.Filter):
+    """Drop uvicorn's traceback of a relay startup failure that :func:`serve_relay` reports itself."""
+
+    def __init__(self, relay: Any) -> None:
+        super().__init__()
+        self.relay = relay
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(self.relay, "startup_error", None) is None
+
+
+async def serve_relay(server: Any, sockets: list[socket.socket]) -> None:
+    """Serve a relay app with ``uvicorn.Server.serve``; a failed startup raises its own error.
+
+    An MCP server that does not start fails the app's lifespan: uvicorn would log a traceback and
+    exit the process; the command prints the error in one line instead.
+    """
+    relay = getattr(getattr(server.config.app, "state", None), "relay", None)
+    quiet = _StartupFailureNoise(relay)
+    log = logging.getLogger("uvicorn.error")
+    log.addFilter(quiet)
+    try:
+        await server.serve(sockets=sockets)
+    except SystemExit:  # uvicorn's way to say "startup failed"
+        error = getattr(relay, "startup_error", None)
+        if error is None:
+            raise
+        raise error from None
+    finally:
+        log.removeFilter(quiet)
+    error = getattr(relay, "startup_error", None)
+    if error is not None and not server.started:
+        raise error
 
 
 def _optional_positive(text: str) -> float | None:
@@ -306,6 +382,7 @@ def register(commands: Any) -> None:
         help=f"longest session in seconds (default: {defaults.max_session_seconds:g})",
     )
     relay.add_argument("--scenario", help="scenario JSON file for the embedded local server")
+    add_mcp_argument(relay)
     relay.add_argument("--console", action="store_true", help="serve the web console at /")
     relay.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     relay.add_argument(

@@ -121,7 +121,7 @@ class RelaySession:
         if relay.tools is not None:
             from .tools import SessionTools
 
-            self.tools = SessionTools(relay.tools, self._send_upstream)
+            self.tools = SessionTools(relay.tools, self._send_upstream, relay.tool_definitions)
 
     # -- ending ------------------------------------------------------------------------------
 
@@ -364,6 +364,8 @@ class RelaySession:
                 event_id=event_id,
             )
         clashes = merge_tools(session, relay.tool_definitions)
+        if self.tools is not None:
+            self.tools.declare(relay.tool_definitions)
         if "tools" in session and relay.tool_definitions:
             changed = True
         if clashes:

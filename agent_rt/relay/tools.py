@@ -49,17 +49,31 @@ class SessionTools:
     second active response). Only the upstream pump writes the count of active responses.
     """
 
-    def __init__(self, registry: ToolRegistry, send_upstream: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        send_upstream: Callable[[str], Awaitable[None]],
+        declared: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
         self._send_upstream = send_upstream
         self._active = 0
         self._idle = anyio.Event()
         self._idle.set()
-        self.runner = ToolRunner(
-            registry,
-            send=self._send,
-            follow_up=self._follow_up,
-            owns=registry.__contains__,
-        )
+        self._registry = registry
+        self._declared: set[str] = set()
+        self.declare(declared)
+        self.runner = ToolRunner(registry, send=self._send, follow_up=self._follow_up, owns=self._owns)
+
+    def declare(self, definitions: Iterable[Mapping[str, Any]]) -> None:
+        """The relay gave the session these tools: their calls stay the relay's to answer.
+
+        An MCP server can die (its tools leave the registry) after the session got its tools; a
+        call of one is then answered with an "unknown tool" error output rather than by no one.
+        """
+        self._declared.update(str(d.get("name")) for d in definitions if d.get("name") is not None)
+
+    def _owns(self, name: str) -> bool:
+        return name in self._registry or name in self._declared
 
     async def _send(self, event_type: str, data: Mapping[str, Any]) -> None:
         event = {"type": event_type, **data}

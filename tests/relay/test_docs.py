@@ -19,7 +19,19 @@ def _snippets() -> list[str]:
 
 
 def test_the_page_has_its_snippets() -> None:
-    assert len(_snippets()) == 2
+    assert len(_snippets()) == 3
+
+
+def test_the_mcp_snippet_reads_the_page_s_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (config,) = re.findall(r"<!-- snippet: file mcp.json -->\n```json\n(.*?)```", PAGE.read_text(), re.DOTALL)
+    (tmp_path / "mcp.json").write_text(config)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    namespace: dict[str, Any] = {}
+    exec(compile(_snippets()[2], f"{PAGE}:snippet2", "exec"), namespace)
+    relay = namespace["app"].state.relay
+    assert [server.name for server in relay.mcp.configs] == ["calc"]
+    assert "get_time" in [tool["name"] for tool in relay.tool_definitions]  # MCP tools join at startup
 
 
 @pytest.mark.parametrize("index", [0, 1])
