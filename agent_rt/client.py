@@ -249,7 +249,13 @@ class RealtimeClient(EventEmitter):
         try:
             await self._send_session_update()
         except NotConnectedError:  # closed at once: raise the close's own error once it is read
-            await self._wait_until(lambda: None, 10.0)
+            try:
+                await self._wait_until(lambda: None, 10.0)
+            finally:
+                # The connection's task group was entered in this task: leave it here, before the
+                # error propagates (``async with client`` never reaches ``__aexit__`` then). Not in
+                # a shielded scope: the task group's scope is below it and must be the one exited.
+                await self.disconnect()
 
     async def disconnect(self) -> None:
         """Close the connection (and stop reconnecting); every task the client started is finished."""
