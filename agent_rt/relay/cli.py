@@ -175,8 +175,10 @@ def _scenario_or_default(scenario: Scenario | None) -> Any:
 
 
 def _on_trio() -> bool:
-    import sniffio
-
+    try:  # not a dependency of ours (nor of anyio 4 or httpx 0.28): trio brings it
+        import sniffio
+    except ImportError:
+        return False  # no trio installed, so this is asyncio
     return sniffio.current_async_library() == "trio"
 
 

@@ -33,9 +33,11 @@ def _env() -> dict[str, str]:
 
 
 @asynccontextmanager
-async def relay_command(*args: str, ready: str, count: int = 1) -> AsyncIterator[list[str]]:
+async def relay_command(
+    *args: str, ready: str, count: int = 1, entry: tuple[str, ...] = ("-m", "agent_rt.cli")
+) -> AsyncIterator[list[str]]:
     """Run ``agent-rt relay ARGS``; yield once ``ready`` is on stderr ``count`` times (all lines so far)."""
-    command = [sys.executable, "-m", "agent_rt.cli", "relay", *args]
+    command = [sys.executable, *entry, "relay", *args]
     process = await anyio.open_process(command, env=_env(), stdout=subprocess.DEVNULL)
     assert process.stderr is not None
     lines: list[str] = []
@@ -80,6 +82,28 @@ async def test_one_process_with_tokens_from_the_environment() -> None:
         async with peer(url, token="env-token-abc") as client:
             await client.until("session.created")
     assert not any("no token configured" in line for line in lines)
+
+
+#: ``agent-rt`` as installed by ``pip install "agentrt[relay]"``: sniffio is no dependency of it (anyio
+#: 4.x and httpx 0.28 no longer pull it in; only trio does), so the command must run without it.
+WITHOUT_SNIFFIO = (
+    "-c",
+    "import runpy, sys; sys.modules['sniffio'] = None; runpy.run_module('agent_rt.cli', run_name='__main__')",
+)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_the_command_runs_where_sniffio_is_not_installed(workers: str) -> None:
+    port = _free_port()
+    args = ("--port", str(port), "--workers", workers)
+    ready = "relay: listening at" if workers == "1" else "Application startup complete"
+    url = f"ws://127.0.0.1:{port}/v1/realtime"
+    command = relay_command(*args, ready=ready, count=int(workers), entry=WITHOUT_SNIFFIO)
+    async with command as lines, peer(url, token=TOKEN) as client:
+        await client.until("session.created")
+        done = await client.text_turn("hello")
+        assert done["response"]["status"] == "completed"
+    assert not any("sniffio" in line for line in lines)
 
 
 async def test_two_workers_serve_sessions() -> None:
