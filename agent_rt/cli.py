@@ -566,7 +566,8 @@ async def _run_until_terminated(args: argparse.Namespace) -> int:
                 return
 
     async with anyio.create_task_group() as group:
-        group.start_soon(watch, group.cancel_scope)
+        if not getattr(args, "handles_sigterm", False):  # the relay: uvicorn shuts down gracefully
+            group.start_soon(watch, group.cancel_scope)
         try:
             outcome.append(await _run(args))
         except (Exception, KeyboardInterrupt) as exc:  # re-raised as itself, not in an exception group

@@ -393,4 +393,6 @@ def register(commands: Any) -> None:
         default=argparse.SUPPRESS,
         help="log every event (audio elided, secrets redacted)",
     )
-    relay.set_defaults(handler=_run_relay)
+    # SIGTERM is uvicorn's (one worker: it closes the sessions, then the app) or, with workers, the
+    # supervisor's; cancelling the command instead would drop the embedded upstream under open sessions.
+    relay.set_defaults(handler=_run_relay, handles_sigterm=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +15,8 @@ import anyio
 import anyio.abc
 import pytest
 from anyio.streams.text import TextReceiveStream
+
+from agent_rt.server import LocalRealtimeServer
 
 from .helpers import peer
 
@@ -123,6 +127,40 @@ async def test_two_workers_serve_sessions() -> None:
                 tasks.start_soon(session, index)
     assert sum("Started server process" in line for line in lines) == 2
     assert sum('"event": "relay.session"' in line for line in lines) == 6
+
+
+@pytest.mark.parametrize("upstream", ["embedded", "url"])
+async def test_sigterm_closes_open_sessions_gracefully(upstream: str) -> None:
+    """systemctl stop / docker stop: open sessions get a close that says the relay is going away,
+    not "upstream connection lost" (1011), and the relay exits without error tracebacks."""
+    async with contextlib.AsyncExitStack() as stack:
+        args = ["--port", str(_free_port())]
+        if upstream == "url":
+            server = await stack.enter_async_context(LocalRealtimeServer())
+            args += ["--upstream", server.url]
+        command = [sys.executable, "-m", "agent_rt.cli", "relay", *args]
+        process = await stack.enter_async_context(
+            await anyio.open_process(command, env=_env(), stdout=subprocess.DEVNULL)
+        )
+        assert process.stderr is not None
+        stderr = TextReceiveStream(process.stderr)
+        output = ""
+        with anyio.fail_after(30):
+            while "relay: listening at" not in output:
+                output += await stderr.receive()
+        url = output.split("relay: listening at ")[1].split()[0]
+        async with peer(url, token=TOKEN) as client:
+            await client.until("session.created")
+            process.terminate()
+            closed = await client.closed(timeout=20)
+        with anyio.fail_after(20):
+            await process.wait()
+            async for chunk in stderr:
+                output += chunk
+    assert closed.code in (1001, 1012), closed
+    assert "upstream" not in str(closed)
+    assert "Traceback" not in output
+    assert process.returncode in (0, -signal.SIGTERM)
 
 
 async def test_no_token_on_a_public_interface_is_refused() -> None:
