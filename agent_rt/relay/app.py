@@ -126,7 +126,9 @@ class Relay:
         self.metrics = RelayMetrics()
         self.slots = SessionSlots(limits)
         self.tool_definitions: list[dict[str, Any]] = tools.definitions() if tools else []
-        acts_on = {"error", "response.done"} | ({"response.output_item.done"} if tools else set())
+        # With tools the relay also watches responses start (its follow-ups wait for them to end).
+        tool_events = {"response.output_item.done", "response.created"} if tools else set()
+        acts_on = {"error", "response.done"} | tool_events
         self.server_acts_on: frozenset[str | None] = frozenset(acts_on)
         self.upstream_key = upstream.key
         register_secret(upstream.key)
