@@ -10,12 +10,14 @@ with ``response.created`` or an ``error`` naming its event id.
 
 The service answers creates in the order it received them, but a ``response.created`` does not say
 which request it answers, and turn detection starts responses nobody asked for. So a created
-settles the oldest request, and when an ``error`` later refuses a request that a created had
-already settled, that created was somebody else's and the oldest request left is settled instead.
-The count of requests is thus never more than the number truly unanswered (nothing waits forever
-for an answer that came); it may be less for a moment after turn detection started a response,
-and then a follow-up can be refused: :meth:`FollowUpGate.on_server_event` says so, and the relay
-asks again once the service is idle. No I/O, no awaits.
+settles the oldest request (if it answered one, it answered that one). When an ``error`` later
+refuses a request a created had settled, that created was turn detection's: nothing more is
+settled. The count of requests is thus never more than the number truly unanswered (nothing waits
+forever for an answer that came); it may be less while a request a created settled wrongly is
+still unanswered, and then a follow-up can meet an active response and be refused:
+:meth:`FollowUpGate.on_server_event` says so (when the refusal names it), and the relay asks again
+once the service is idle. A server that does not echo event ids is answered in order, which is
+exact unless turn detection raced a request. No I/O, no awaits.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class FollowUpGate:
     def __init__(self) -> None:
         self._pending: deque[_Request] = deque()  # sent, unanswered: oldest first
         # Requests a response.created settled, newest last: an error naming one of them later
-        # means that created was another's (turn detection's, or a later request's).
+        # means that created was turn detection's (and the follow-up refused is owed again).
         self._settled: deque[_Request] = deque(maxlen=_SETTLED_KEPT)
         self._active: set[str] = set()  # responses created and not done (default conversation)
 
@@ -120,15 +122,10 @@ class FollowUpGate:
         refused = _find(self._pending, event_id)
         if refused is not None:
             self._pending.remove(refused)
-        else:
-            refused = _find(self._settled, event_id)
-            if refused is not None:
-                # A created settled it, wrongly: the created answered the oldest request left.
-                self._settled.remove(refused)
-                if self._pending:
-                    self._settled.append(self._pending.popleft())
-            elif event_id is None and self._pending and refuses_create(error):
-                refused = self._pending.popleft()  # a server that does not echo ids: in order
+        elif (refused := _find(self._settled, event_id)) is not None:
+            self._settled.remove(refused)  # the created that settled it was turn detection's
+        elif event_id is None and self._pending and refuses_create(error):
+            refused = self._pending.popleft()  # a server that does not echo ids: in order
         if refused is not None and refused.own and refuses_create(error):
             return Settled.OWN_REFUSED
         return None
