@@ -18,11 +18,32 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ErrorKind", "ResponseGate"]
+__all__ = ["ErrorKind", "ResponseGate", "conversation_response_id", "refuses_create"]
 
 _ALREADY_ACTIVE = "conversation_already_has_active_response"
 _CANCEL_NOT_ACTIVE = "response_cancel_not_active"
 _CANCELS_KEPT = 8
+
+
+def conversation_response_id(event: Mapping[str, Any]) -> str | None:
+    """The id of the response a ``response.created``/``.done`` event is about, if it runs in the
+    default conversation (out-of-band responses run beside it and never block a create)."""
+    response = event.get("response")
+    if not isinstance(response, Mapping) or not isinstance(response.get("id"), str):
+        return None
+    if "conversation_id" in response and response["conversation_id"] is None:
+        return None
+    return str(response["id"])
+
+
+def refuses_create(error: Mapping[str, Any]) -> bool:
+    """Whether an ``error`` payload is the refusal of a create because a response is active.
+
+    The GA service says so in its code; the beta one sent code null and only the message.
+    """
+    return error.get("code") == _ALREADY_ACTIVE or "already has an active response" in str(
+        error.get("message", "")
+    )
 
 
 class ErrorKind(enum.Enum):
@@ -95,11 +116,9 @@ class ResponseGate:
         """Feed a server event (GA names); for an ``error`` event, returns what it means."""
         event_type = event.get("type")
         if event_type == "response.created":
-            response = event.get("response")
-            if isinstance(response, Mapping) and isinstance(response.get("id"), str):
-                if "conversation_id" in response and response["conversation_id"] is None:
-                    return None  # out-of-band: runs beside the default conversation
-                self._active.add(response["id"])
+            response_id = conversation_response_id(event)
+            if response_id is not None:
+                self._active.add(response_id)
                 self._pending = None
                 self._cancelled = False
         elif event_type == "response.done":
@@ -115,11 +134,7 @@ class ResponseGate:
             return ErrorKind.OTHER
         code = error.get("code")
         event_id = error.get("event_id")
-        if self._pending is not None and (
-            event_id == self._pending
-            or code == _ALREADY_ACTIVE
-            or "already has an active response" in str(error.get("message", ""))
-        ):
+        if self._pending is not None and (event_id == self._pending or refuses_create(error)):
             self._pending = None
             return ErrorKind.CREATE_REFUSED
         if code == _CANCEL_NOT_ACTIVE and self._cancels:

@@ -141,7 +141,8 @@ class Relay:
         self.slots = SessionSlots(limits)
         self.tool_definitions: list[dict[str, Any]] = tools.definitions() if tools else []
         """The definitions added to each new session (MCP tools join once their servers run)."""
-        tool_events = {"response.output_item.done"} if tools is not None else set()
+        # With tools the relay also watches responses start (its follow-ups wait for them to end).
+        tool_events = {"response.output_item.done", "response.created"} if tools is not None else set()
         acts_on = {"error", "response.done"} | tool_events
         self.server_acts_on: frozenset[str | None] = frozenset(acts_on)
         self.upstream_key = upstream.key

@@ -36,9 +36,6 @@ from .policy import merge_tools, relay_error, strip_locked, strip_model
 from .upstream import UpstreamConnection
 from .usage import usage_of
 
-#: The upstream events that start and end a response: counted for the tools' follow-ups, unparsed.
-RESPONSE_BOUNDS = frozenset({"response.created", "response.done"})
-
 if TYPE_CHECKING:
     from .app import Relay
     from .tools import SessionTools
@@ -338,12 +335,16 @@ class RelaySession:
                 return None
             body = event.get("response")
             lock = relay.lock_for(beta=self.beta)
-            if not isinstance(body, dict) or not lock:
-                return text
-            overridden = strip_locked(body, lock)
-            if overridden:
-                await self._say_locked(overridden, event_id, "response")
-            return json.dumps(event)
+            changed = False
+            if isinstance(body, dict) and lock:
+                overridden = strip_locked(body, lock)
+                changed = True
+                if overridden:
+                    await self._say_locked(overridden, event_id, "response")
+            if self.tools is not None and self.tools.client_request(event):
+                changed = True  # it had no event id: it has one now
+            # No await from here until it is forwarded: the request counts before it is sent.
+            return json.dumps(event) if changed else text
         session = event.get("session")
         if not isinstance(session, dict):
             return text
@@ -395,7 +396,6 @@ class RelaySession:
         key = relay.upstream_key
         debug = relay.debug
         acts_on = relay.server_acts_on
-        tools = self.tools
         while True:
             frame = upstream.receive_queued()  # a burst is drained without a coroutine per frame
             if frame is None:
@@ -410,10 +410,11 @@ class RelaySession:
             if key is not None and key in frame:
                 frame = frame.replace(key, MASK)
             kind = peek_type(frame, strict=False)
-            if tools is not None and kind in RESPONSE_BOUNDS:
-                tools.on_response_bound(kind)
             if kind in acts_on:
-                frame = await self._act_on_server(kind, frame)
+                acted = self._act_on_server(kind, frame)
+                if acted is None:
+                    continue
+                frame = acted
             size = len(frame)
             self.stats.frames_out += 1
             self.stats.bytes_out += size
@@ -433,9 +434,13 @@ class RelaySession:
     def _budget_spent(self) -> bool:
         return self._budget is not None and self.relay.usage.spent(self.identity.name) >= self._budget
 
-    async def _act_on_server(self, kind: str | None, frame: str) -> str:
+    def _act_on_server(self, kind: str | None, frame: str) -> str | None:
+        """Meter, feed the server-side tools; the frame to forward, or None when it is the relay's."""
+        tools = self.tools
         if kind == "error":
-            return redact(frame)
+            frame = redact(frame)
+            if tools is None:
+                return frame
         try:
             event = json.loads(frame)
         except ValueError:
@@ -446,8 +451,9 @@ class RelaySession:
             response = event.get("response")
             if isinstance(response, dict):
                 self._meter(response)
-        if self.tools is not None and self._tasks is not None:
-            self.tools.on_server_event(event, self._tasks)
+        if tools is not None and self._tasks is not None and not tools.on_server_event(event, self._tasks):
+            logger.info("relay: the service refused a tool follow-up (a response was active); asking again")
+            return None
         return frame
 
     def _meter(self, response: dict[str, Any]) -> None:

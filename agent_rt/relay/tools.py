@@ -20,10 +20,13 @@ import anyio.abc
 
 from .._tool_runner import ToolRunner
 from ..plugins import load_plugins
+from ..protocol.follow_ups import FollowUpGate, Settled
 from ..tools import Tool, ToolRegistry
 
 #: The upstream events the runner acts on (GA and beta name them alike).
 TOOL_EVENTS = frozenset({"response.output_item.done", "response.done"})
+#: The upstream events that tell when a follow-up may go.
+GATE_EVENTS = frozenset({"response.created", "response.done", "error"})
 
 ToolsOption = bool | ToolRegistry | Iterable[Tool]
 
@@ -44,9 +47,11 @@ def tool_registry(tools: ToolsOption | None) -> ToolRegistry | None:
 class SessionTools:
     """One session's tool runner, with the relay's own way of sending upstream.
 
-    The client (or the server's turn detection) may have started another response by the time a
-    batch's follow-up is due; the follow-up then waits for it to end (the service refuses a
-    second active response). Only the upstream pump writes the count of active responses.
+    The client (or the server's turn detection) may have started another response, or asked for
+    one, by the time a batch's follow-up is due; the follow-up then waits until none is active or
+    requested (the service refuses a second active response), as :class:`FollowUpGate` counts
+    them. The client pump takes a token for each ``response.create`` it forwards
+    (:meth:`client_request`) and the upstream pump feeds the service's answers.
     """
 
     def __init__(
@@ -56,9 +61,9 @@ class SessionTools:
         declared: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self._send_upstream = send_upstream
-        self._active = 0
-        self._idle = anyio.Event()
-        self._idle.set()
+        self.gate = FollowUpGate()
+        self._changed = anyio.Event()
+        self._closed = False
         self._registry = registry
         self._declared: set[str] = set()
         self.declare(declared)
@@ -77,27 +82,65 @@ class SessionTools:
 
     async def _send(self, event_type: str, data: Mapping[str, Any]) -> None:
         event = {"type": event_type, **data}
-        event.setdefault("event_id", f"relay_{secrets.token_hex(8)}")
+        event.setdefault("event_id", new_event_id())
         await self._send_upstream(json.dumps(event))
 
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
     async def _follow_up(self) -> None:
-        while self._active > 0:  # re-checked after every wake-up
-            await self._idle.wait()
-        await self._send("response.create", {})
+        while not self.gate.may_follow_up():  # re-checked after every change
+            if self._closed:
+                return
+            await self._changed.wait()
+        if self._closed:
+            return
+        event_id = new_event_id()
+        self.gate.take(event_id)  # before the send: a quick response.created finds it
+        try:
+            await self._send("response.create", {"event_id": event_id})
+        except BaseException:
+            self.gate.release(event_id)
+            self._wake()
+            raise
 
-    def on_response_bound(self, kind: str) -> None:
-        """``response.created`` or ``response.done`` went by (fed by the upstream pump)."""
-        if kind == "response.created":
-            self._active += 1
-            if self._active == 1:
-                self._idle = anyio.Event()
-        elif self._active > 0:
-            self._active -= 1
-            if self._active == 0:
-                self._idle.set()
+    def client_request(self, event: dict[str, Any]) -> bool:
+        """The client's ``response.create`` is about to be forwarded: the follow-ups wait for its answer.
 
-    def on_server_event(self, event: Mapping[str, Any], task_group: anyio.abc.TaskGroup) -> None:
+        Take it after the last await before the send. True when it had no event id and was given
+        one (the service then names it in a refusal, which settles it).
+        """
+        body = event.get("response")
+        if isinstance(body, Mapping) and body.get("conversation") == "none":
+            return False  # out-of-band: it runs beside the conversation and blocks no follow-up
+        event_id = event.get("event_id")
+        added = not isinstance(event_id, str)
+        if added:
+            event_id = event["event_id"] = new_event_id()
+        self.gate.client_request(str(event_id))
+        return added
+
+    def on_server_event(self, event: Mapping[str, Any], task_group: anyio.abc.TaskGroup) -> bool:
+        """Feed a parsed upstream event; False when it is the relay's own business (not forwarded)."""
+        if event.get("type") in GATE_EVENTS:
+            settled = self.gate.on_server_event(event)
+            self._wake()
+            if settled is Settled.OWN_REFUSED:
+                # The relay's follow-up met a response it could not see coming (turn detection's,
+                # while a client request was in flight): ask again once the service is idle.
+                task_group.start_soon(self._follow_up, name="agent_rt tool follow-up (again)")
+                return False
         self.runner.on_server_event(event, task_group)
+        return True
 
     def close(self) -> None:
+        self._closed = True
+        self.gate.reset()
+        self._wake()
         self.runner.cancel_all()
+
+
+def new_event_id() -> str:
+    """An event id for what the relay sends (and for a client's create that came without one)."""
+    return f"relay_{secrets.token_hex(8)}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import socket
 import threading
 from collections.abc import Iterator, Mapping
@@ -18,11 +19,12 @@ from typing import Any
 
 import anyio
 import uvicorn
+from anyio.streams.memory import MemoryObjectSendStream
 from starlette.applications import Starlette
 
 from agent_rt.errors import ConnectionClosedError
 from agent_rt.relay.app import Relay
-from agent_rt.transport import WebSocket, connect
+from agent_rt.transport import HandshakeRequest, WebSocket, connect, serve
 
 #: A local-server script whose user turns call tools (the clock plugin's ``calculate`` and two test tools).
 TOOL_SCENARIO: dict[str, Any] = {
@@ -170,3 +172,105 @@ class SessionEnds:
         if not await anyio.to_thread.run_sync(wait):
             raise TimeoutError(f"{len(self.records)} sessions ended, not {count}")
         return list(self.records)
+
+
+_HOP_HEADERS = frozenset({"host", "upgrade", "connection", "content-length"})
+
+
+class HoldingProxy:
+    """A WebSocket proxy between a relay and its upstream that can hold the upstream's frames back.
+
+    It makes an interleaving certain that timing alone would make only likely: while held, what
+    the relay sends still reaches the upstream and the upstream still answers (``sent`` and
+    ``received`` record both as they pass the proxy, :meth:`wait_for` waits for one), but the
+    answers wait in the proxy until :meth:`let_go`. Run it in the test's task group with
+    ``await tasks.start(proxy.run)``; ``url`` is then the relay's upstream.
+    """
+
+    def __init__(self, upstream_url: str) -> None:
+        self.upstream_url = upstream_url
+        self.port = 0
+        self.sent: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []
+        self._changed = anyio.Event()
+        self._open = anyio.Event()
+        self._open.set()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+
+    def hold(self) -> None:
+        """From now on the upstream's frames wait in the proxy (those already passed are gone)."""
+        self._open = anyio.Event()
+
+    def let_go(self) -> None:
+        """Pass the held frames on, in order, and the later ones as they come."""
+        self._open.set()
+
+    async def wait_for(
+        self, events: list[dict[str, Any]], matches: Any, timeout: float = 10
+    ) -> dict[str, Any]:
+        """The first of ``events`` (``sent`` or ``received``) for which ``matches(event)`` is true."""
+        with anyio.fail_after(timeout):
+            while True:
+                for event in events:
+                    if matches(event):
+                        return event
+                await self._changed.wait()
+
+    def _record(self, events: list[dict[str, Any]], text: str) -> None:
+        events.append(json.loads(text))
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        async with anyio.create_task_group() as tasks:
+            self.port = await tasks.start(serve, self._connection)
+            task_status.started()
+
+    async def _connection(self, relay_side: WebSocket, request: HandshakeRequest) -> None:
+        query = request.path.partition("?")[2]
+        url = f"{self.upstream_url}?{query}" if query else self.upstream_url
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name not in _HOP_HEADERS and not name.startswith("sec-websocket")
+        }
+        upstream = await connect(url, headers)
+        held_in, held_out = anyio.create_memory_object_stream[str](math.inf)
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._to_upstream, relay_side, upstream, tasks.cancel_scope)
+                tasks.start_soon(self._from_upstream, upstream, held_in)
+                async for text in held_out:  # the upstream's frames, in order, once let go
+                    await self._open.wait()
+                    await relay_side.send_text(text)
+                tasks.cancel_scope.cancel()
+        except ConnectionClosedError:
+            pass
+        finally:
+            await upstream.close()
+
+    async def _to_upstream(
+        self, relay_side: WebSocket, upstream: WebSocket, scope: anyio.CancelScope
+    ) -> None:
+        try:
+            while True:
+                frame = await relay_side.receive()
+                text = frame if isinstance(frame, str) else frame.decode()
+                await upstream.send_text(text)
+                self._record(self.sent, text)
+        except ConnectionClosedError:
+            scope.cancel()
+
+    async def _from_upstream(self, upstream: WebSocket, held: MemoryObjectSendStream[str]) -> None:
+        async with held:  # closed when the upstream is gone: the forwarding loop ends
+            try:
+                while True:
+                    frame = await upstream.receive()
+                    text = frame if isinstance(frame, str) else frame.decode()
+                    self._record(self.received, text)
+                    held.send_nowait(text)
+            except ConnectionClosedError:
+                return

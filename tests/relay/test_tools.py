@@ -7,14 +7,17 @@ import json
 import threading
 from typing import Any
 
+import anyio
+import numpy as np
 import pytest
 
 from agent_rt.relay import create_relay_app
 from agent_rt.server import LocalRealtimeServer
 from agent_rt.tools import ToolRegistry, function_tool
 
+from ..server.helpers import append, silence, tone
 from .helpers import TOOL_SCENARIO as SCENARIO
-from .helpers import peer, running
+from .helpers import HoldingProxy, peer, running
 
 pytestmark = pytest.mark.anyio
 TOKEN = "relay-token-tools"
@@ -163,3 +166,134 @@ async def test_a_follow_up_waits_for_a_response_the_client_started_meanwhile() -
                 created = [i for i, e in enumerate(events) if e["type"] == "response.created"]
                 done = [i for i, e in enumerate(events) if e["type"] == "response.done"]
                 assert created[0] > done[0]  # the follow-up began after the client's response ended
+
+
+async def test_a_follow_up_waits_for_a_response_the_client_asked_for_but_has_not_seen_start() -> None:
+    """The client's ``response.create`` is on its way when the tool's output goes in: the relay must
+    not send its follow-up until that response has started and ended (the service would refuse it,
+    and the tool's answer would never be spoken). The proxy holds the upstream's answers back, so
+    the relay cannot have seen the client's response start when the tool finishes."""
+    release = threading.Event()
+    registry = ToolRegistry()
+
+    @function_tool
+    def calculate(expression: str) -> dict[str, Any]:
+        """A slow calculator: it answers once the test lets it."""
+        release.wait(10)
+        return {"expression": expression, "result": 2}
+
+    registry.add(calculate)
+    scenario = {"rules": [*SCENARIO["rules"], {"match": "talk", "reply": LONG}]}
+
+    def is_output(event: dict[str, Any]) -> bool:
+        item = event.get("item") or {}
+        return event["type"] == "conversation.item.create" and item.get("type") == "function_call_output"
+
+    def is_message_added(event: dict[str, Any]) -> bool:
+        item = event.get("item") or {}
+        return event["type"] == "response.output_item.added" and item.get("type") == "message"
+
+    async with LocalRealtimeServer(scenario=scenario, realtime_audio=True) as upstream:
+        proxy = HoldingProxy(upstream.url)
+        async with anyio.create_task_group() as tasks:
+            await tasks.start(proxy.run)
+            with running(create_relay_app(proxy.url, tokens=[TOKEN], tools=registry)) as relay:
+                async with peer(relay.url, token=TOKEN) as client:
+                    await client.until("session.created")
+                    await _user_says(client, "what is 1 + 1")
+                    await client.until("response.done")  # the call; the tool is still running
+                    proxy.hold()  # the relay sees nothing of the client's response for now
+                    await client.send(
+                        "conversation.item.create",
+                        item={
+                            "type": "message",
+                            "role": "user",
+                            "content": [{"type": "input_text", "text": "talk to me meanwhile"}],
+                        },
+                    )
+                    await client.send("response.create", event_id="evt_talk")
+                    # Its message is in the conversation once the upstream adds it; the output must
+                    # come after it, or the follow-up reads the user's last words, not the output.
+                    await proxy.wait_for(proxy.received, is_message_added)
+                    release.set()  # the output goes in while the relay has seen nothing of it
+                    await proxy.wait_for(proxy.sent, is_output)
+                    proxy.let_go()
+                    events: list[dict[str, Any]] = []
+                    while len(_of(events, "response.done")) < 2 and not _of(events, "error"):
+                        events.append(await client.next_event())
+                    assert not _of(events, "error")  # no conversation_already_has_active_response
+                    talked, answered = _of(events, "response.done")
+                    assert _message_text(talked).startswith("Let me talk")
+                    assert _message_text(answered) == "1 + 1 is 2."
+                    created = [i for i, e in enumerate(events) if e["type"] == "response.created"]
+                    assert created[1] > events.index(talked)  # the follow-up began after it ended
+                    creates = [e for e in proxy.sent if e["type"] == "response.create"]
+                    assert len(creates) == 3  # the client's two and one follow-up: none refused
+            tasks.cancel_scope.cancel()
+    assert relay.relay.metrics.sessions_active == 0
+
+
+async def test_a_follow_up_refused_for_a_response_turn_detection_started_unseen_is_sent_again() -> None:
+    """Turn detection starts a response the relay cannot know of yet (its events are held back)
+    when the tool's output goes in: the follow-up meets it and is refused. The refusal is the
+    relay's business (the client never sent that create): it is not forwarded, and the relay asks
+    again once the response has ended, so the tool's answer is still spoken."""
+    release = threading.Event()
+    registry = ToolRegistry()
+
+    @function_tool
+    def calculate(expression: str) -> dict[str, Any]:
+        """A slow calculator: it answers once the test lets it."""
+        release.wait(10)
+        return {"expression": expression, "result": 2}
+
+    registry.add(calculate)
+    scenario = {
+        "transcripts": ["hello there"],
+        "rules": [*SCENARIO["rules"], {"match": "hello", "reply": LONG}],
+    }
+
+    def is_message_added(event: dict[str, Any]) -> bool:
+        item = event.get("item") or {}
+        return event["type"] == "response.output_item.added" and item.get("type") == "message"
+
+    sent_before = 0  # the relay's events upstream before the tool finishes
+
+    def is_follow_up(event: dict[str, Any]) -> bool:
+        return event["type"] == "response.create" and proxy.sent.index(event) >= sent_before
+
+    async with LocalRealtimeServer(scenario=scenario, realtime_audio=True) as upstream:
+        proxy = HoldingProxy(upstream.url)
+        async with anyio.create_task_group() as tasks:
+            await tasks.start(proxy.run)
+            with running(create_relay_app(proxy.url, tokens=[TOKEN], tools=registry)) as relay:
+                async with peer(relay.url, token=TOKEN) as client:
+                    await client.until("session.created")
+                    await _user_says(client, "what is 1 + 1")
+                    await client.until("response.done")  # the call; the tool is still running
+                    proxy.hold()
+                    audio = np.concatenate([silence(300), tone(600), silence(400)])
+                    for start in range(0, len(audio), 4800):
+                        await client.ws.send_text(json.dumps(append(audio[start : start + 4800])))
+                    # Turn detection's response has begun upstream and added its message; the relay
+                    # has seen none of it.
+                    await proxy.wait_for(proxy.received, is_message_added)
+                    sent_before = len(proxy.sent)
+                    release.set()
+                    refused = await proxy.wait_for(proxy.sent, is_follow_up)
+                    await proxy.wait_for(
+                        proxy.received,
+                        lambda e: e["type"] == "error" and e["error"]["event_id"] == refused["event_id"],
+                    )
+                    proxy.let_go()
+                    events: list[dict[str, Any]] = []
+                    while len(_of(events, "response.done")) < 2 and not _of(events, "error"):
+                        events.append(await client.next_event())
+                    assert not _of(events, "error")  # the relay's own refusal stays with the relay
+                    talked, answered = _of(events, "response.done")
+                    assert _message_text(talked).startswith("Let me talk")
+                    assert _message_text(answered) == "1 + 1 is 2."
+                    follow_ups = [e for e in proxy.sent if is_follow_up(e)]
+                    assert len(follow_ups) == 2  # the refused one, and the one sent again
+            tasks.cancel_scope.cancel()
+    assert relay.relay.metrics.sessions_active == 0
