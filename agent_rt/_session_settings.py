@@ -92,6 +92,24 @@ class SessionSettings:
     def declared_without_handler(self, name: str) -> bool:
         return any(tool.get("name") == name for tool in self.session_tools)
 
+    def declared_by_another_party(self, name: str) -> bool:
+        """The server's session lists tool ``name`` though this client never declared it.
+
+        Someone else put it there (a relay's server-side tools, a second connection to the same
+        session) and answers its calls; answering them too would give the model two outputs.
+        """
+        tools = self.session.get("tools") if self.session is not None else None
+        return isinstance(tools, list) and any(
+            isinstance(tool, Mapping) and tool.get("name") == name for tool in tools
+        )
+
+    def answers(self, name: str) -> bool:
+        """Whether this client answers a call of ``name``: its own tools, and names nobody declared
+        (with an "unknown tool" error, so the model is never left waiting)."""
+        if name in self.tools:
+            return True
+        return not self.declared_without_handler(name) and not self.declared_by_another_party(name)
+
     def setting(self, flat_name: str) -> Any:
         """A setting in effect: the application's, else (``session_defaults=False``) the server's."""
         value = read_setting(self.config, flat_name)

@@ -122,7 +122,7 @@ class RealtimeClient(EventEmitter):
             send=self.realtime.send,
             follow_up=lambda: self._create_response(None, commit=False),
             emit=self.emit,
-            owns=lambda name: name in self.tools or not self.settings.declared_without_handler(name),
+            owns=self.settings.answers,
             max_output_chars=tool_output_limit,
         )
         self._session = SessionTracker(

@@ -32,6 +32,9 @@ class RelayMetrics:
     """Tokens used, by (identity, kind): input, output, input_audio, output_audio, cached, ..."""
     events_refused: Counter[str] = field(default_factory=Counter)
     """Client events the relay answered with an error instead of forwarding, by reason."""
+    events_dropped: Counter[str] = field(default_factory=Counter)
+    """Client events the relay did not forward and that need no answer (a client's duplicate
+    answer to a call the relay answers itself), by reason."""
 
     def health(self) -> dict[str, int]:
         return {
@@ -81,6 +84,12 @@ class RelayMetrics:
             "counter",
             "Client events answered with an error instead of being forwarded, by reason.",
             [(f'{{reason="{_escape(r)}"}}', float(n)) for r, n in sorted(self.events_refused.items())],
+        )
+        metric(
+            "events_dropped_total",
+            "counter",
+            "Client events not forwarded because the relay already does what they ask, by reason.",
+            [(f'{{reason="{_escape(r)}"}}', float(n)) for r, n in sorted(self.events_dropped.items())],
         )
         metric(
             "tokens_total",

@@ -136,20 +136,17 @@ def strip_model(session: dict[str, Any], allowed: Collection[str] | None) -> str
     return str(model)
 
 
-def merge_tools(session: dict[str, Any], relay_tools: list[dict[str, Any]]) -> list[str]:
-    """Append the relay's tools to a ``session.update``'s ``tools``; return the client's clashing names.
+def merge_tools(session: dict[str, Any], relay_tools: list[dict[str, Any]]) -> list[str] | None:
+    """Add the relay's tools to a ``session.update``'s ``tools``; the names the client declared.
 
-    A client tool with the name of a relay tool is replaced by the relay's: the relay answers
-    those calls, so two definitions of one name cannot both be honoured.
+    ``None`` when the update leaves the tools alone. A tool the client declares is the client's,
+    even under the name of one of the relay's: its definition stays and the client answers its
+    calls (the relay adds only the tools the client did not declare).
     """
-    if not relay_tools or "tools" not in session:
-        return []
     theirs = session.get("tools")
     if not isinstance(theirs, list):
-        return []
-    ours = {tool["name"] for tool in relay_tools}
-    clashes = [t.get("name") for t in theirs if isinstance(t, dict) and t.get("name") in ours]
-    session["tools"] = [
-        t for t in theirs if not (isinstance(t, dict) and t.get("name") in ours)
-    ] + relay_tools
-    return [str(name) for name in clashes]
+        return None
+    names = [str(t["name"]) for t in theirs if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    declared = set(names)
+    session["tools"] = theirs + [tool for tool in relay_tools if tool["name"] not in declared]
+    return names

@@ -264,6 +264,7 @@ class RelaySession:
         allowed = relay.allowed_events
         metrics = relay.metrics
         debug = relay.debug
+        tools = self.tools
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
@@ -307,6 +308,9 @@ class RelaySession:
                     event_id=_event_id(text),
                 )
                 continue
+            if tools is not None and tools.answers.expecting and not self._forwards_answer(kind, text):
+                self.relay.metrics.events_dropped["relay_answers_the_call"] += 1
+                continue
             if kind in _CLIENT_ACTS_ON:
                 rewritten = await self._act_on_client(kind, text)
                 if rewritten is None:
@@ -317,6 +321,26 @@ class RelaySession:
             await self._send_upstream(text)
             if self.ending is not None:
                 return
+
+    def _forwards_answer(self, kind: str, text: str) -> bool:
+        """False for a client's answer to a call the relay answers (see ``ClientAnswers``)."""
+        assert self.tools is not None
+        answers = self.tools.answers
+        if kind == "response.create":
+            forward = answers.forward_create()
+        elif kind == "conversation.item.create" and '"function_call_output"' in text:
+            item = _parsed(text).get("item")
+            if isinstance(item, dict) and item.get("type") == "function_call_output":
+                forward = answers.forward_output(item.get("call_id"))
+            else:
+                answers.other_event(kind)
+                forward = True
+        else:
+            answers.other_event(kind)
+            forward = True
+        if not forward and self.relay.debug:
+            debug_logger.debug("client -> (dropped: the relay answers this call) %s", describe_frame(text))
+        return forward
 
     async def _act_on_client(self, kind: str, text: str) -> str | None:
         """Apply the lock, allow-lists and budget; the text to forward, or None to drop the event."""
@@ -364,18 +388,13 @@ class RelaySession:
                 param="session.model",
                 event_id=event_id,
             )
-        clashes = merge_tools(session, relay.tool_definitions)
+        theirs = merge_tools(session, relay.tool_definitions)
         if self.tools is not None:
             self.tools.declare(relay.tool_definitions)
+            if theirs is not None:
+                self.tools.client_declares(theirs)
         if "tools" in session and relay.tool_definitions:
             changed = True
-        if clashes:
-            await self.send_error(
-                "relay_tool_replaced",
-                f"the relay provides the tools {', '.join(clashes)}: its definitions replace yours",
-                param="session.tools",
-                event_id=event_id,
-            )
         return json.dumps(event) if changed else text
 
     async def _say_locked(self, paths: list[str], event_id: Any, where: str) -> None:
@@ -491,6 +510,14 @@ class RelaySession:
             if idle is not None:
                 deadlines.append(self.last_activity + idle)
             await anyio.sleep(max(min(deadlines) - now, 0.001))
+
+
+def _parsed(text: str) -> dict[str, Any]:
+    try:
+        event = json.loads(text)
+    except ValueError:
+        return {}
+    return event if isinstance(event, dict) else {}
 
 
 def _event_id(text: str) -> str | None:

@@ -66,7 +66,9 @@ class SessionTools:
         self._closed = False
         self._registry = registry
         self._declared: set[str] = set()
+        self._clients: frozenset[str] = frozenset()
         self.declare(declared)
+        self.answers = ClientAnswers()
         self.runner = ToolRunner(registry, send=self._send, follow_up=self._follow_up, owns=self._owns)
 
     def declare(self, definitions: Iterable[Mapping[str, Any]]) -> None:
@@ -77,8 +79,14 @@ class SessionTools:
         """
         self._declared.update(str(d.get("name")) for d in definitions if d.get("name") is not None)
 
+    def client_declares(self, names: Iterable[str]) -> None:
+        """The client's ``session.update`` set its tools: those names are the client's to answer,
+        even where the relay has a tool of the same name (the client's definition is the one the
+        session holds)."""
+        self._clients = frozenset(names)
+
     def _owns(self, name: str) -> bool:
-        return name in self._registry or name in self._declared
+        return (name in self._registry or name in self._declared) and name not in self._clients
 
     async def _send(self, event_type: str, data: Mapping[str, Any]) -> None:
         event = {"type": event_type, **data}
@@ -131,6 +139,12 @@ class SessionTools:
                 # while a client request was in flight): ask again once the service is idle.
                 task_group.start_soon(self._follow_up, name="agent_rt tool follow-up (again)")
                 return False
+        if event.get("type") == "response.output_item.done":
+            item = event.get("item")
+            if isinstance(item, Mapping) and item.get("type") == "function_call":
+                name, call_id = item.get("name"), item.get("call_id")
+                if isinstance(name, str) and isinstance(call_id, str) and self._owns(name):
+                    self.answers.relay_answers(call_id)
         self.runner.on_server_event(event, task_group)
         return True
 
@@ -144,3 +158,54 @@ class SessionTools:
 def new_event_id() -> str:
     """An event id for what the relay sends (and for a client's create that came without one)."""
     return f"relay_{secrets.token_hex(8)}"
+
+
+class ClientAnswers:
+    """Which client events answer calls the relay answers itself, and so must not go upstream.
+
+    Clients answer the function calls they see: the JavaScript reference client answers every one
+    (``Tool "x" has not been added`` for names it lacks), then asks for a response. A call of one
+    of the relay's tools would get two outputs and two ``response.create``, and the conversation
+    would run a turn behind. The relay drops a client's ``function_call_output`` for a call it
+    answers, and the ``response.create`` that comes right after such outputs (the relay's own
+    follow-up asks for that response) unless the client also answered a call of its own since its
+    last ``response.create``. Any other client event in between (a new user message, an audio
+    commit) makes the next ``response.create`` a request of its own again. Pure: no I/O.
+    """
+
+    #: Call ids remembered: a client answers a call within a turn or two of seeing it.
+    REMEMBERED = 256
+
+    def __init__(self) -> None:
+        self._calls: dict[str, None] = {}  # insertion-ordered: the oldest are forgotten first
+        self._dropped = False  # outputs dropped since the client's last response.create
+        self._own_output = False  # an output of the client's own went up since then
+
+    @property
+    def expecting(self) -> bool:
+        """Whether any client event could be a duplicate answer (nothing to check otherwise)."""
+        return bool(self._calls) or self._dropped
+
+    def relay_answers(self, call_id: str) -> None:
+        self._calls[call_id] = None
+        if len(self._calls) > self.REMEMBERED:
+            del self._calls[next(iter(self._calls))]
+
+    def forward_output(self, call_id: object) -> bool:
+        """A client's ``function_call_output`` for ``call_id``: False when the relay answers it."""
+        if isinstance(call_id, str) and call_id in self._calls:
+            self._dropped = True
+            return False
+        self._own_output = True
+        return True
+
+    def forward_create(self) -> bool:
+        """A client's ``response.create``: False when it only follows outputs the relay dropped."""
+        swallow = self._dropped and not self._own_output
+        self._dropped = self._own_output = False
+        return not swallow
+
+    def other_event(self, kind: str) -> None:
+        """Any other client event: a ``response.create`` after it is the client's own request."""
+        if kind != "input_audio_buffer.append":
+            self._dropped = False

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from agent_rt.relay.limits import Limits, RateLimiter, SessionSlots, SlotTicket
 from agent_rt.relay.peek import peek_type
 from agent_rt.relay.policy import locked_session, merge_tools, strip_locked, strip_model, wire_lock
+from agent_rt.relay.tools import ClientAnswers
 from agent_rt.relay.upstream import (
     OPENAI_REALTIME_URL,
     resolve_upstream,
@@ -148,13 +149,20 @@ def test_lock_rewrites() -> None:
     assert other == {"voice": "y"}
 
 
-def test_merge_tools_puts_the_relays_last_and_replaces_clashes() -> None:
-    ours = [{"type": "function", "name": "get_time", "parameters": {}}]
+def test_merge_tools_keeps_the_clients_definitions_and_adds_the_relays_others() -> None:
+    ours = [
+        {"type": "function", "name": "get_time", "parameters": {}},
+        {"type": "function", "name": "calculate", "parameters": {}},
+    ]
     session = {"tools": [{"type": "function", "name": "get_time"}, {"type": "function", "name": "mine"}]}
-    assert merge_tools(session, ours) == ["get_time"]
-    assert [tool["name"] for tool in session["tools"]] == ["mine", "get_time"]
+    assert merge_tools(session, ours) == ["get_time", "mine"]
+    assert session["tools"] == [
+        {"type": "function", "name": "get_time"},  # the client's own definition stays
+        {"type": "function", "name": "mine"},
+        {"type": "function", "name": "calculate", "parameters": {}},
+    ]
     untouched: dict[str, Any] = {"instructions": "x"}
-    assert merge_tools(untouched, ours) == []
+    assert merge_tools(untouched, ours) is None
     assert untouched == {"instructions": "x"}
 
 
@@ -174,3 +182,38 @@ def test_upstream_resolution_and_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     assert session_headers(None, beta=False) == {}
     assert rest_base("wss://api.openai.com/v1/realtime") == "https://api.openai.com/v1"
     assert rest_base("ws://127.0.0.1:9/v1/realtime/") == "http://127.0.0.1:9/v1"
+
+
+def test_client_answers_to_relay_calls_and_the_create_after_them_are_dropped() -> None:
+    answers = ClientAnswers()
+    assert not answers.expecting
+    answers.relay_answers("call_1")
+    assert answers.expecting
+    assert answers.forward_output("call_1") is False
+    answers.other_event("input_audio_buffer.append")  # audio keeps flowing meanwhile
+    assert answers.forward_create() is False  # the relay's follow-up asks for that response
+    assert answers.forward_create() is True  # a second one is the client's own
+
+
+def test_a_create_after_an_output_of_the_clients_own_goes_up() -> None:
+    answers = ClientAnswers()
+    answers.relay_answers("call_relay")
+    assert answers.forward_output("call_relay") is False
+    assert answers.forward_output("call_client") is True
+    assert answers.forward_create() is True
+
+
+def test_a_new_user_turn_makes_the_next_create_the_clients_own() -> None:
+    answers = ClientAnswers()
+    answers.relay_answers("call_1")
+    assert answers.forward_output("call_1") is False
+    answers.other_event("conversation.item.create")
+    assert answers.forward_create() is True
+
+
+def test_only_the_latest_calls_are_remembered() -> None:
+    answers = ClientAnswers()
+    for index in range(ClientAnswers.REMEMBERED + 1):
+        answers.relay_answers(f"call_{index}")
+    assert answers.forward_output("call_0") is True
+    assert answers.forward_output(f"call_{ClientAnswers.REMEMBERED}") is False
