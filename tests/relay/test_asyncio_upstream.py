@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
+import subprocess
 from typing import Any
 
 import pytest
@@ -195,3 +197,34 @@ async def test_nothing_listening_is_a_handshake_error() -> None:
     await listener.wait_closed()
     with pytest.raises(HandshakeError, match="could not connect"):
         await connect_asyncio(f"ws://127.0.0.1:{port}/v1/realtime")
+
+
+@pytest.fixture
+def tls_pair(tmp_path: Any) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A self-signed certificate for localhost: (server context, client context trusting it)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+    names = ["-addext", "subjectAltName=DNS:localhost"]
+    subprocess.run(
+        ["openssl", *request, *names, "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    client = ssl.create_default_context(cafile=str(cert))
+    return server, client
+
+
+async def test_wss_upstream_over_tls(tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+    """The service is ``wss://``: TLS with the host name checked, frames both ways, the close."""
+    server_tls, client_tls = tls_pair
+    async with serve(_echo_then_close, "localhost", 0, ssl=server_tls) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        upstream = await connect_asyncio(f"wss://localhost:{port}/v1/realtime", ssl_context=client_tls)
+        assert json.loads(await upstream.receive())["type"] == "session.created"
+        await upstream.send_text('{"type":"ping"}')
+        assert await upstream.receive() == '{"type":"ping"}'
+        await upstream.close()
+        with pytest.raises(HandshakeError, match="could not connect"):  # an untrusted certificate
+            await connect_asyncio(f"wss://localhost:{port}/v1/realtime")
