@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,40 +31,80 @@ def _env() -> dict[str, str]:
     return env
 
 
-@asynccontextmanager
-async def relay_command(*args: str, ready: str, count: int = 1) -> AsyncIterator[list[str]]:
-    """Run ``agent-rt relay ARGS``; yield once ``ready`` is on stderr ``count`` times (all lines so far)."""
-    command = [sys.executable, "-m", "agent_rt.cli", "relay", *args]
-    process = await anyio.open_process(command, env=_env(), stdout=subprocess.DEVNULL)
-    assert process.stderr is not None
-    lines: list[str] = []
-    seen = anyio.Event()
-    buffer = ""
+class CommandOutput:
+    """The stderr lines of a running command, and a way to wait for the lines that matter."""
 
-    async def read() -> None:
-        nonlocal buffer
-        assert process.stderr is not None
-        async for chunk in TextReceiveStream(process.stderr):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.ended = anyio.Event()
+        self._changed = anyio.Event()
+
+    def add(self, lines: list[str]) -> None:
+        self.lines.extend(lines)
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in self.lines)
+
+    async def wait_for(self, text: str, count: int = 1) -> None:
+        """Until ``text`` is on ``count`` lines (fails if the output ends first)."""
+        while self.count(text) < count:
+            assert not self.ended.is_set(), f"{text!r} never came:\n" + "\n".join(self.lines)
+            await self._changed.wait()
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@asynccontextmanager
+async def command_process(
+    *args: str, env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[anyio.abc.Process, CommandOutput]]:
+    """Run ``agent-rt ARGS``, reading its stdout and stderr lines; killed at the end if still running."""
+    command = [sys.executable, "-m", "agent_rt.cli", *args]
+    process = await anyio.open_process(command, env=env or _env())
+    output = CommandOutput()
+
+    async def read(stream: anyio.abc.ByteReceiveStream | None) -> None:
+        assert stream is not None
+        buffer = ""
+        async for chunk in TextReceiveStream(stream):
             buffer += chunk
             *complete, buffer = buffer.split("\n")
-            lines.extend(complete)
-            if sum(ready in line for line in lines) >= count:
-                seen.set()
+            output.add(complete)
+        output.add([buffer] if buffer else [])
+
+    async def read_both() -> None:
+        async with anyio.create_task_group() as readers:
+            readers.start_soon(read, process.stdout)
+            readers.start_soon(read, process.stderr)
+        output.ended.set()
 
     try:
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(read)
-            with anyio.fail_after(30):
-                await seen.wait()
-            yield lines
-            process.terminate()  # SIGTERM, as systemd or docker stop would
-            with anyio.fail_after(20):
-                await process.wait()
+            tasks.start_soon(read_both)
+            yield process, output
+            tasks.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             if process.returncode is None:
                 process.kill()
                 await process.wait()
+
+
+@asynccontextmanager
+async def relay_command(*args: str, ready: str, count: int = 1) -> AsyncIterator[list[str]]:
+    """Run ``agent-rt relay ARGS``; yield once ``ready`` is on stderr ``count`` times (all lines so far)."""
+    async with command_process("relay", *args) as (process, output):
+        with anyio.fail_after(30):
+            await output.wait_for(ready, count)
+        yield output.lines
+        process.terminate()  # SIGTERM, as systemd or docker stop would
+        with anyio.fail_after(20):
+            await process.wait()
+            await output.ended.wait()
 
 
 async def test_one_process_with_tokens_from_the_environment() -> None:
