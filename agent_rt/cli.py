@@ -616,8 +616,9 @@ def _end_by_signal(number: int) -> int:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-    signal.signal(number, signal.SIG_DFL)
-    signal.raise_signal(number)
+    with contextlib.suppress(OSError, ValueError):  # a signal whose handler cannot be set
+        signal.signal(number, signal.SIG_DFL)
+        signal.raise_signal(number)
     return 128 + number  # not reached for a signal whose default action ends the process
 
 

@@ -311,7 +311,9 @@ async def _serve_workers(
                     if process.returncode is None:
                         process.terminate()
                         await process.wait()
-    return code
+    # One worker (--trio) is a plain uvicorn process: it ends by SIGTERM, and so does this command.
+    # Killed by another signal (SIGKILL of an OOM killer): the shell's convention, 128 + N.
+    return code if code >= 0 or code == -signal.SIGTERM else 128 - code
 
 
 async def _check_mcp_servers(configs: list[McpServerConfig]) -> None:

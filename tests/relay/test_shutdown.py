@@ -7,19 +7,24 @@ stop) and exits 0 after SIGINT; ``--workers`` exits 0 (uvicorn's supervisor).
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import os
 import signal
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from agent_rt.errors import ConnectionClosedError
+from agent_rt.relay import create_relay_app
 from agent_rt.relay.shutdown import DrainState, Verdict
 
 from ..mcp.helpers import new_marker, processes_with, stdio_server
-from .helpers import peer
+from .helpers import SessionEnds, peer, running
 from .test_cli import TOKEN, CommandOutput, _free_port, command_process
 
 pytestmark = pytest.mark.anyio
@@ -170,9 +175,68 @@ async def test_the_console_closes_its_sessions(stop: signal.Signals) -> None:
     assert process.returncode == (-signal.SIGTERM if stop == signal.SIGTERM else 0), output.text
 
 
+async def test_close_sessions_closes_them_with_1001_and_refuses_new_ones() -> None:
+    ends = SessionEnds()
+    with running(create_relay_app(tokens=[TOKEN], on_session_end=ends)) as served:
+        async with peer(served.url, token=TOKEN) as client:
+            await client.until("session.created")
+            # close_sessions runs on the relay's loop (uvicorn's thread), as the signal step runs it;
+            # in a context of its own, not this test's (on trio, sniffio's variable would say trio there)
+            loop = served.server.servers[0].get_loop()
+            coroutine = served.relay.close_sessions()
+            closing = contextvars.Context().run(asyncio.run_coroutine_threadsafe, coroutine, loop)
+            ended = await client.closed()
+            assert (ended.code, ended.reason) == (1001, REASON)
+            await anyio.to_thread.run_sync(closing.result, 10)
+        async with peer(served.url, token=TOKEN) as late:
+            refused = await late.closed()
+            assert (refused.code, refused.reason) == (1001, REASON)
+        async with httpx.AsyncClient() as http:
+            health = await http.get(f"{served.http}/healthz")
+        assert health.status_code == 503
+        assert health.json()["status"] == "shutting_down"
+        (record,) = await ends.wait_for(1)
+    assert (record["close_code"], record["close_reason"], record["closed_by"]) == (1001, REASON, "relay")
+    assert served.relay.metrics.closes[1001] == 2
+
+
 def test_the_first_signal_drains_one_reaches_the_server_then_the_rest_go_straight() -> None:
     state = DrainState()
     assert state.received() is Verdict.DRAIN
     assert state.received() is Verdict.DROP  # e.g. the supervisor's SIGTERM after the terminal's SIGINT
     state.finished()
     assert state.received() is Verdict.FORWARD  # uvicorn: a second Ctrl-C forces the exit
+
+
+class DrainMachine(RuleBasedStateMachine):
+    """Signals and the end of the drain in any order: one drain, and nothing lost after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = DrainState()
+        self.verdicts: list[Verdict] = []
+        self.finished = False
+
+    @rule()
+    def a_signal(self) -> None:
+        verdict = self.state.received()
+        if not self.verdicts:
+            assert verdict is Verdict.DRAIN
+        elif self.finished:
+            assert verdict is Verdict.FORWARD
+        else:
+            assert verdict is Verdict.DROP
+        self.verdicts.append(verdict)
+
+    @precondition(lambda self: bool(self.verdicts) and not self.finished)
+    @rule()
+    def drained(self) -> None:  # the drain task ends only after it was started
+        self.state.finished()
+        self.finished = True
+
+    @invariant()
+    def one_drain(self) -> None:
+        assert self.verdicts.count(Verdict.DRAIN) == (1 if self.verdicts else 0)
+
+
+TestDrainMachine = DrainMachine.TestCase
