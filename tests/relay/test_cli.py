@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import pytest
 from anyio.streams.text import TextReceiveStream
 
@@ -58,6 +59,21 @@ class CommandOutput:
         return "\n".join(self.lines)
 
 
+async def until_accepting(port: int) -> None:
+    """Until uvicorn's workers accept on ``port``: they call listen() just after logging "Application
+    startup complete", and nothing marks that moment, so a refused connection is tried again (the
+    socket is shared: once one worker listens, connections wait in its backlog for either)."""
+    with anyio.fail_after(30):
+        while True:
+            try:
+                stream = await anyio.connect_tcp("127.0.0.1", port)
+            except ConnectionRefusedError:
+                await anyio.lowlevel.checkpoint()
+                continue
+            await stream.aclose()
+            return
+
+
 @asynccontextmanager
 async def command_process(
     *args: str, env: dict[str, str] | None = None
@@ -85,13 +101,17 @@ async def command_process(
     try:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(read_both)
-            yield process, output
+            try:
+                yield process, output
+            except BaseException:
+                print("the command's output:", output.text, sep="\n")  # shown with the failure
+                raise
             tasks.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             if process.returncode is None:
                 process.kill()
-                await process.wait()
+            await process.aclose()  # its pipes too: none is left to the garbage collector
 
 
 @asynccontextmanager
@@ -125,6 +145,7 @@ async def test_two_workers_serve_sessions() -> None:
     port = _free_port()
     args = ("--port", str(port), "--workers", "2")
     async with relay_command(*args, ready="Application startup complete", count=2) as lines:
+        await until_accepting(port)
         url = f"ws://127.0.0.1:{port}/v1/realtime"
 
         async def session(index: int) -> None:

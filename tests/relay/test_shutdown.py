@@ -25,7 +25,7 @@ from agent_rt.relay.shutdown import DrainState, Verdict
 
 from ..mcp.helpers import new_marker, processes_with, stdio_server
 from .helpers import SessionEnds, peer, running
-from .test_cli import TOKEN, CommandOutput, _free_port, command_process
+from .test_cli import TOKEN, CommandOutput, _free_port, command_process, until_accepting
 
 pytestmark = pytest.mark.anyio
 REASON = "the relay is shutting down"
@@ -117,6 +117,7 @@ async def test_every_worker_closes_its_sessions(stop: signal.Signals) -> None:
     async with command_process(*args) as (process, output):
         with anyio.fail_after(30):
             await output.wait_for("Application startup complete", 2)
+        await until_accepting(port)
         sessions = Sessions(f"ws://127.0.0.1:{port}/v1/realtime")
         async with anyio.create_task_group() as tasks:
             await sessions.start(tasks, 4)  # two per worker: each takes two at most
