@@ -549,7 +549,8 @@ async def _run_until_terminated(args: argparse.Namespace) -> int:
     """Run the command; SIGTERM cancels it like Ctrl-C does, so every ``finally`` runs (exit 143).
 
     Child processes such as stdio MCP servers live in their own process session: a plain SIGTERM
-    of the command would leave them running.
+    of the command would leave them running. A command whose parser sets ``handles_signals``
+    (the relay and the console, stopped as uvicorn apps are) takes SIGTERM and SIGINT itself.
     """
     import signal
 
@@ -566,7 +567,7 @@ async def _run_until_terminated(args: argparse.Namespace) -> int:
                 return
 
     async with anyio.create_task_group() as group:
-        if not getattr(args, "handles_sigterm", False):  # the relay: uvicorn shuts down gracefully
+        if not getattr(args, "handles_signals", False):
             group.start_soon(watch, group.cancel_scope)
         try:
             outcome.append(await _run(args))
@@ -585,7 +586,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s"
     )
     try:
-        return anyio.run(_run_until_terminated, args, backend="trio" if args.trio else "asyncio")
+        status = anyio.run(_run_until_terminated, args, backend="trio" if args.trio else "asyncio")
+        return _end_by_signal(-status) if status < 0 else status
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `agent-rt tools list | head`: the reader left; not an error
@@ -601,6 +603,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _interrupted(exc):
             return 130
         raise
+
+
+def _end_by_signal(number: int) -> int:
+    """End the process by signal ``number`` (a command's status ``-number``), as uvicorn does.
+
+    A service stopped by SIGTERM that then dies of it is a clean stop to systemd; exit code 143
+    would be a failure there. The command has cleaned up already; only the streams are left.
+    """
+    import signal
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    with contextlib.suppress(OSError, ValueError):  # a signal whose handler cannot be set
+        signal.signal(number, signal.SIG_DFL)
+        signal.raise_signal(number)
+    return 128 + number  # not reached for a signal whose default action ends the process
 
 
 def _interrupted(exc: BaseException) -> bool:

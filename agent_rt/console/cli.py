@@ -15,7 +15,7 @@ import os
 import socket
 import sys
 import webbrowser
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..mcp.cli import add_mcp_argument, mcp_config_from_args
@@ -50,7 +50,7 @@ def register(commands: Any) -> None:
     )
     add_mcp_argument(parser)
     parser.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
-    parser.set_defaults(handler=run_console)
+    parser.set_defaults(handler=run_console, handles_signals=True)
 
 
 def _say(text: str) -> None:
@@ -87,22 +87,38 @@ def listen(port: int) -> socket.socket:
     return sock
 
 
-def relay_server(upstream_url: str | None, *, tools: bool = True, **options: Any) -> Any:
+def relay_server(
+    upstream_url: str | None,
+    *,
+    tools: bool = True,
+    on_started: Callable[[], None] | None = None,
+    **options: Any,
+) -> Any:
     """A ``uvicorn.Server`` running the relay with the console at ``/`` (serve it on :func:`listen`).
 
     ``tools``: the relay answers the installed plugins' tools; ``options`` go to
     :func:`agent_rt.relay.create_relay_app` (``tokens=``, ``limits=``, ``mcp_servers=``...).
+    ``on_started`` runs once the app has started and the server listens. Served in the main
+    thread, SIGTERM and Ctrl-C close the open sessions with 1001 before the server stops.
     """
     import uvicorn
 
     from ..relay import create_relay_app
     from ..relay.cli import WS_MAX_SIZE
+    from ..relay.serving import RelayServer
+    from ..relay.shutdown import DEFAULT_SHUTDOWN_TIMEOUT
 
     app = create_relay_app(upstream_url, console=True, tools=tools, **options)
+    app.state.relay.drain_on_signals(DEFAULT_SHUTDOWN_TIMEOUT)
     config = uvicorn.Config(
-        app, ws_max_size=WS_MAX_SIZE, log_level="warning", access_log=False, lifespan="on"
+        app,
+        ws_max_size=WS_MAX_SIZE,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=DEFAULT_SHUTDOWN_TIMEOUT,
     )
-    return uvicorn.Server(config)
+    return RelayServer(config, on_started=on_started)
 
 
 async def run_console(args: argparse.Namespace) -> int:
@@ -121,7 +137,7 @@ async def run_console(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from ..relay.cli import serve_relay
+    from ..relay.cli import exit_status, serve_relay
 
     mcp_servers = mcp_config_from_args(args)  # a bad file fails here, in one line
     try:
@@ -132,10 +148,15 @@ async def run_console(args: argparse.Namespace) -> int:
     with sock:
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
         async with _upstream(args) as (upstream_url, label):
-            server = relay_server(upstream_url, tools=args.tools, mcp_servers=mcp_servers or None)
+
+            def started() -> None:
+                _say(f"console: open {url}  (Ctrl-C to stop)")
+                if not args.no_browser:
+                    webbrowser.open(url)
+
+            server = relay_server(
+                upstream_url, tools=args.tools, mcp_servers=mcp_servers or None, on_started=started
+            )
             _say(f"console: upstream is {label}")
-            _say(f"console: open {url}  (Ctrl-C to stop)")
-            if not args.no_browser:
-                webbrowser.open(url)
-            await serve_relay(server, [sock])  # an MCP server that fails to start raises here
-            return 0 if server.started else 1
+            stopped_by = await serve_relay(server, [sock])  # an MCP server that fails to start raises here
+            return exit_status(server, stopped_by)

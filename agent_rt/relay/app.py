@@ -33,7 +33,7 @@ from ..server import LocalRealtimeServer
 from ..server.scenario import ScenarioSource
 from ..tools import Tool, ToolRegistry
 from .auth import BETA_SUBPROTOCOL, Authenticator, AuthHook, Identity, offered_subprotocols
-from .limits import CLOSE_TRY_LATER, CLOSE_UPSTREAM, Limits, SessionSlots, SlotTicket
+from .limits import CLOSE_GOING_AWAY, CLOSE_TRY_LATER, CLOSE_UPSTREAM, Limits, SessionSlots, SlotTicket
 from .metrics import RelayMetrics
 from .policy import CLIENT_EVENT_TYPES, locked_session, wire_lock
 from .session import RelaySession, close_reason
@@ -54,6 +54,9 @@ if TYPE_CHECKING:
     from .mcp import RelayMcp
 
 logger = logging.getLogger("agent_rt.relay")
+
+#: The close reason (with code 1001) of the sessions open when the relay stops.
+SHUTDOWN_REASON = "the relay is shutting down"
 
 #: The embedded local server's replies when no scenario is given: the plugin tools get called.
 RELAY_SCENARIO: dict[str, Any] = {
@@ -148,6 +151,33 @@ class Relay:
         self.upstream_key = upstream.key
         register_secret(upstream.key)
         self._embedded: LocalRealtimeServer | None = None
+        self.closing = False
+        """True once :meth:`close_sessions` ran: new sessions are refused with 1001."""
+        self._sessions: set[RelaySession] = set()
+        self._handlers = 0  # WebSocket connections being served, sessions or not yet
+        self._all_closed: anyio.Event | None = None
+        self._drain_timeout: float | None = None
+
+    def drain_on_signals(self, timeout: float) -> None:
+        """Close the sessions (1001) on SIGTERM/SIGINT before the ASGI server's own handler runs.
+
+        For uvicorn running the app in the main thread (``agent-rt relay``, its workers): its handler
+        would close every WebSocket with 1012 and no reason. Takes effect at the next lifespan start.
+        """
+        self._drain_timeout = timeout
+
+    async def close_sessions(self) -> None:
+        """Close every session with 1001 and :data:`SHUTDOWN_REASON`, refuse new ones, wait for all.
+
+        Call it before the ASGI server stops, when the relay is mounted in an application of yours.
+        """
+        self.closing = True
+        for session in list(self._sessions):
+            session.finish(CLOSE_GOING_AWAY, SHUTDOWN_REASON, "relay")
+        while self._handlers:
+            if self._all_closed is None or self._all_closed.is_set():
+                self._all_closed = anyio.Event()
+            await self._all_closed.wait()
 
     def _tools_changed(self) -> None:
         """MCP tools came or went: new sessions get the new definitions (open ones keep theirs)."""
@@ -202,6 +232,11 @@ class Relay:
                 self._embedded = server
                 stack.callback(setattr, self, "_embedded", None)
                 logger.info("relay upstream: embedded local Realtime server at %s", server.url)
+            if self._drain_timeout is not None:  # last in, first out: the sessions close before the servers
+                from .shutdown import drain_on_signals
+
+                await stack.enter_async_context(drain_on_signals(self.close_sessions, self._drain_timeout))
+            self.closing = False
             yield
 
     @contextlib.asynccontextmanager
@@ -217,6 +252,8 @@ class Relay:
     # -- HTTP routes ---------------------------------------------------------------------------------
 
     async def healthz(self, request: Request) -> Response:
+        if self.closing:  # a load balancer stops sending clients here
+            return JSONResponse({"status": "shutting_down", **self.metrics.health()}, status_code=503)
         return JSONResponse({"status": "ok", **self.metrics.health()})
 
     async def metrics_endpoint(self, request: Request) -> Response:
@@ -300,6 +337,21 @@ class Relay:
         await self.websocket_endpoint(WebSocket(scope, receive, send), receive, send)
 
     async def websocket_endpoint(self, websocket: WebSocket, receive: Receive, send: Send) -> None:
+        self._handlers += 1
+        try:
+            await self._serve_websocket(websocket, receive, send)
+        finally:
+            self._handlers -= 1
+            if not self._handlers and self._all_closed is not None:
+                self._all_closed.set()
+
+    async def _serve_websocket(self, websocket: WebSocket, receive: Receive, send: Send) -> None:
+        if self.closing:
+            offered = offered_subprotocols(websocket)
+            await websocket.accept(subprotocol="realtime" if "realtime" in offered else None)
+            await websocket.close(CLOSE_GOING_AWAY, SHUTDOWN_REASON)
+            self.metrics.closes[CLOSE_GOING_AWAY] += 1
+            return
         verdict = await self.auth.authenticate(websocket)
         if isinstance(verdict, tuple):
             status, message = verdict
@@ -378,14 +430,20 @@ class Relay:
                 beta=beta,
                 ticket=ticket,
             )
+            self._sessions.add(session)
             try:
-                await websocket.accept(subprotocol=subprotocol)
-            except BaseException:  # the client left during the handshake: no session to run
-                session.finish(1006, "client gone before the session opened", "client")
-                with anyio.CancelScope(shield=True):
-                    await session.close()
-                raise
-            await session.run()
+                if self.closing:  # the relay began to stop while the upstream connected
+                    session.finish(CLOSE_GOING_AWAY, SHUTDOWN_REASON, "relay")
+                try:
+                    await websocket.accept(subprotocol=subprotocol)
+                except BaseException:  # the client left during the handshake: no session to run
+                    session.finish(1006, "client gone before the session opened", "client")
+                    with anyio.CancelScope(shield=True):
+                        await session.close()
+                    raise
+                await session.run()
+            finally:
+                self._sessions.discard(session)
 
 
 class _DenialNoise(logging.Filter):

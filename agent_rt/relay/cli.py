@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 
 from ..mcp.cli import add_mcp_argument, mcp_config_from_args
 from ..mcp.config import ENV_VAR as MCP_CONFIG_ENV
 from ..mcp.config import McpServerConfig
 from ..server.scenario import Scenario
 from .limits import Limits
+from .shutdown import DEFAULT_SHUTDOWN_TIMEOUT, stop_signal_recorded
 from .upstream import DEFAULT_KEY_ENV, resolve_upstream
 
 CONFIG_ENV = "AGENT_RT_RELAY_CONFIG"
@@ -69,6 +71,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         "debug": bool(getattr(args, "debug", False)),
         "scenario": str(args.scenario) if args.scenario else None,
         "mcp_config": _mcp_config_path(args),
+        "shutdown_timeout": args.timeout_graceful_shutdown,
     }
 
 
@@ -88,7 +91,7 @@ def app_from_config(
     from .app import create_relay_app
 
     scenario = Scenario.load(config["scenario"]) if config.get("scenario") else None
-    return create_relay_app(
+    app = create_relay_app(
         config.get("upstream_url"),
         tokens=tokens,
         upstream_key=config.get("upstream_key"),
@@ -104,10 +107,17 @@ def app_from_config(
         scenario=scenario,
         mcp_servers=mcp_servers if mcp_servers is not None else config.get("mcp_config"),
     )
+    timeout = config.get("shutdown_timeout")
+    app.state.relay.drain_on_signals(DEFAULT_SHUTDOWN_TIMEOUT if timeout is None else float(timeout))
+    return app
 
 
 def app_from_environment() -> Any:
-    """The uvicorn factory for worker processes (``--factory agent_rt.relay.cli:app_from_environment``)."""
+    """The uvicorn factory for worker processes (``--factory agent_rt.relay.cli:app_from_environment``).
+
+    SIGTERM/SIGINT close the sessions with 1001 before uvicorn stops (``shutdown_timeout`` in the
+    configuration, seconds; default 5).
+    """
     config = json.loads(os.environ.get(CONFIG_ENV) or "{}")
     tokens = [t.strip() for t in os.environ.get(TOKENS_ENV, "").split(",") if t.strip()]
     logging.getLogger("agent_rt.relay").setLevel(logging.DEBUG if config.get("debug") else logging.INFO)
@@ -190,50 +200,16 @@ async def _serve(
     subprocess_mode: bool,
     mcp_servers: list[McpServerConfig],
 ) -> int:
+    """Serve until SIGTERM/SIGINT; the exit status of a plain uvicorn app stopped the same way.
+
+    One process: the status is ``-SIGTERM`` after SIGTERM (the command then ends by that signal,
+    as uvicorn does), 0 after SIGINT. ``--workers``: uvicorn's supervisor exits 0 for both.
+    """
     if subprocess_mode:
-        if mcp_servers:
-            await _check_mcp_servers(mcp_servers)
-        _say(f"relay: starting {args.workers} worker(s) at ws://{host_shown}:{args.port}/v1/realtime")
-        env = dict(os.environ)
-        env[CONFIG_ENV] = json.dumps(config)
-        env[TOKENS_ENV] = ",".join(tokens)
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "agent_rt.relay.cli:app_from_environment",
-            "--host",
-            args.host,
-            "--port",
-            str(args.port),
-            "--workers",
-            str(args.workers),
-            "--ws-max-size",
-            str(WS_MAX_SIZE),
-            "--no-access-log",
-        ]
-        process = await anyio.open_process(command, env=env, stdin=None, stdout=None, stderr=None)
-        try:
-            async with anyio.create_task_group() as tasks:
-
-                async def stop_on_signal() -> None:
-                    # SIGTERM (systemd, docker stop) or Ctrl-C: uvicorn's supervisor stops its
-                    # workers gracefully on SIGTERM; this process waits for it instead of dying first.
-                    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
-                        async for _ in received:
-                            process.terminate()
-
-                tasks.start_soon(stop_on_signal)
-                code = await process.wait()
-                tasks.cancel_scope.cancel()
-            return code
-        finally:
-            with anyio.CancelScope(shield=True):
-                if process.returncode is None:
-                    process.terminate()
-                    await process.wait()
+        return await _serve_workers(args, config, tokens, host_shown, mcp_servers)
     import uvicorn
+
+    from .serving import RelayServer
 
     app = app_from_config(config, tokens, mcp_servers=mcp_servers)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -247,17 +223,99 @@ async def _serve(
         return 1
     listener.listen(2048)
     port = listener.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, ws_max_size=WS_MAX_SIZE, log_level="warning", access_log=False, lifespan="on")
+    settings = uvicorn.Config(
+        app,
+        ws_max_size=WS_MAX_SIZE,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=args.timeout_graceful_shutdown,
     )
-    _say(
-        f"relay: listening at ws://{host_shown}:{port}/v1/realtime (health: http://{host_shown}:{port}/healthz)"
-    )
+    listening = f"relay: listening at ws://{host_shown}:{port}/v1/realtime (health: http://{host_shown}:{port}/healthz)"
+    server = RelayServer(settings, on_started=lambda: _say(listening))
     try:
-        await serve_relay(server, [listener])
+        stopped_by = await serve_relay(server, [listener])
     finally:
         listener.close()
-    return 0 if server.started else 1
+    return exit_status(server, stopped_by)
+
+
+def exit_status(server: Any, stopped_by: int | None) -> int:
+    """The status of a command that served ``server`` until ``stopped_by`` (a signal, or None).
+
+    As a plain uvicorn app: ended by SIGTERM (negative: the command ends by that signal once done,
+    which systemd counts as a clean stop), 0 after SIGINT; 1 if it never started.
+    """
+    if not server.started:
+        return 1
+    return -signal.SIGTERM if stopped_by == signal.SIGTERM else 0
+
+
+async def _serve_workers(
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    tokens: list[str],
+    host_shown: str,
+    mcp_servers: list[McpServerConfig],
+) -> int:
+    """uvicorn's process manager in a child process; SIGTERM/SIGINT are passed on to it.
+
+    Each worker closes its own sessions (``app_from_environment``); the supervisor exits 0 once
+    they have stopped, and so does this command, as ``uvicorn --workers`` does.
+    """
+    env = dict(os.environ)
+    env[CONFIG_ENV] = json.dumps(config)
+    env[TOKENS_ENV] = ",".join(tokens)
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "agent_rt.relay.cli:app_from_environment",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--workers",
+        str(args.workers),
+        "--ws-max-size",
+        str(WS_MAX_SIZE),
+        "--timeout-graceful-shutdown",
+        str(args.timeout_graceful_shutdown),
+        "--no-access-log",
+    ]
+    processes: list[anyio.abc.Process] = []
+    code = 0
+    async with anyio.create_task_group() as tasks:
+
+        async def pass_signals_on() -> None:
+            # SIGTERM (systemd, docker stop) or Ctrl-C: uvicorn's supervisor stops its workers
+            # gracefully; this process waits for it instead of dying first. Before it runs (the
+            # MCP servers' check), a signal just stops the command.
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
+                async for sig in received:
+                    if not processes:
+                        tasks.cancel_scope.cancel()
+                        return
+                    processes[0].send_signal(sig)
+
+        tasks.start_soon(pass_signals_on)
+        try:
+            if mcp_servers:
+                await _check_mcp_servers(mcp_servers)
+            _say(f"relay: starting {args.workers} worker(s) at ws://{host_shown}:{args.port}/v1/realtime")
+            processes.append(await anyio.open_process(command, env=env, stdin=None, stdout=None, stderr=None))
+            code = await processes[0].wait()
+            tasks.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for process in processes:
+                    if process.returncode is None:
+                        process.terminate()
+                        await process.wait()
+    # One worker (--trio) is a plain uvicorn process: it ends by SIGTERM, and so does this command.
+    # Killed by another signal (SIGKILL of an OOM killer): the shell's convention, 128 + N.
+    return code if code >= 0 or code == -signal.SIGTERM else 128 - code
 
 
 async def _check_mcp_servers(configs: list[McpServerConfig]) -> None:
@@ -284,18 +342,20 @@ class _StartupFailureNoise(logging.Filter):
         return getattr(self.relay, "startup_error", None) is None
 
 
-async def serve_relay(server: Any, sockets: list[socket.socket]) -> None:
+async def serve_relay(server: Any, sockets: list[socket.socket]) -> int | None:
     """Serve a relay app with ``uvicorn.Server.serve``; a failed startup raises its own error.
 
     An MCP server that does not start fails the app's lifespan: uvicorn would log a traceback and
-    exit the process; the command prints the error in one line instead.
+    exit the process; the command prints the error in one line instead. Returns the signal that
+    stopped the server (uvicorn would raise it again; the caller decides how the process ends).
     """
     relay = getattr(getattr(server.config.app, "state", None), "relay", None)
     quiet = _StartupFailureNoise(relay)
     log = logging.getLogger("uvicorn.error")
     log.addFilter(quiet)
     try:
-        await server.serve(sockets=sockets)
+        with stop_signal_recorded() as received:
+            await server.serve(sockets=sockets)
     except SystemExit:  # uvicorn's way to say "startup failed"
         error = getattr(relay, "startup_error", None)
         if error is None:
@@ -306,6 +366,14 @@ async def serve_relay(server: Any, sockets: list[socket.socket]) -> None:
     error = getattr(relay, "startup_error", None)
     if error is not None and not server.started:
         raise error
+    return received[0] if received else None
+
+
+def _graceful_timeout(text: str) -> int:
+    value = int(text)  # whole seconds, as uvicorn's option
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, not {text}")
+    return value
 
 
 def _optional_positive(text: str) -> float | None:
@@ -388,11 +456,17 @@ def register(commands: Any) -> None:
     relay.add_argument("--console", action="store_true", help="serve the web console at /")
     relay.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     relay.add_argument(
+        "--timeout-graceful-shutdown",
+        type=_graceful_timeout,
+        default=DEFAULT_SHUTDOWN_TIMEOUT,
+        metavar="SECONDS",
+        help="on SIGTERM/Ctrl-C, how long open sessions get to close (with 1001) before they are cut, "
+        f"as uvicorn's option (default: {DEFAULT_SHUTDOWN_TIMEOUT})",
+    )
+    relay.add_argument(
         "--debug",
         action="store_true",
         default=argparse.SUPPRESS,
         help="log every event (audio elided, secrets redacted)",
     )
-    # SIGTERM is uvicorn's (one worker: it closes the sessions, then the app) or, with workers, the
-    # supervisor's; cancelling the command instead would drop the embedded upstream under open sessions.
-    relay.set_defaults(handler=_run_relay, handles_sigterm=True)
+    relay.set_defaults(handler=_run_relay, handles_signals=True)

@@ -50,11 +50,21 @@ class UpstreamConnection(Protocol):
     async def abort(self) -> None: ...
 
 
-async def open_upstream(url: str, headers: Mapping[str, str]) -> UpstreamConnection:
-    """Connect to the upstream: the lean asyncio driver under asyncio (uvicorn), else the anyio one."""
+def on_asyncio() -> bool:
+    """Whether the caller runs in an asyncio event loop (else trio, e.g. under hypercorn).
+
+    Not sniffio: no dependency of ours (nor of anyio 4 or httpx 0.28) brings it; trio does.
+    """
     try:
         asyncio.get_running_loop()
-    except RuntimeError:  # trio (e.g. under hypercorn)
+    except RuntimeError:
+        return False
+    return True
+
+
+async def open_upstream(url: str, headers: Mapping[str, str]) -> UpstreamConnection:
+    """Connect to the upstream: the lean asyncio driver under asyncio (uvicorn), else the anyio one."""
+    if not on_asyncio():
         return await transport.connect(url, headers)
     from .asyncio_upstream import connect_asyncio
 

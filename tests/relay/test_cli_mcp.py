@@ -44,7 +44,7 @@ async def test_the_relay_answers_mcp_tools_and_stops_the_server_on_sigterm(tmp_p
     rule = {"match": "add", "calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}]}
     scenario.write_text(json.dumps({"rules": [rule], "after_output": "It is {output}."}))
     args = ("--port", "0", "--mcp-config", config, "--scenario", str(scenario))
-    async with relay_command(*args, ready="relay: MCP server 'calc'") as lines:
+    async with relay_command(*args, ready="relay: listening at") as lines:  # after the MCP servers
         url = next(line for line in lines if "listening at" in line).split()[3]
         async with peer(url, token=TOKEN) as client:
             opening = await client.until("session.updated")
@@ -99,5 +99,7 @@ def test_a_server_that_fails_to_start_is_one_error_line_and_exit_1(
     assert len(errors) == 1, result.stderr
     assert errors[0].startswith("agent-rt: error: MCP server(s) failed to start: 'bad': ")
     assert "Traceback" not in result.stderr
+    assert "listening" not in result.stderr + result.stdout  # said only once the startup succeeded
+    assert "console: open" not in result.stdout
     assert SECRET not in result.stderr + result.stdout
     assert processes_with(marker) == []
