@@ -101,24 +101,13 @@ def relay_server(
     ``on_started`` runs once the app has started and the server listens. Served in the main
     thread, SIGTERM and Ctrl-C close the open sessions with 1001 before the server stops.
     """
-    import uvicorn
-
     from ..relay import create_relay_app
-    from ..relay.cli import WS_MAX_SIZE
-    from ..relay.serving import RelayServer
+    from ..relay.serving import make_server
     from ..relay.shutdown import DEFAULT_SHUTDOWN_TIMEOUT
 
     app = create_relay_app(upstream_url, console=True, tools=tools, **options)
     app.state.relay.drain_on_signals(DEFAULT_SHUTDOWN_TIMEOUT)
-    config = uvicorn.Config(
-        app,
-        ws_max_size=WS_MAX_SIZE,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=DEFAULT_SHUTDOWN_TIMEOUT,
-    )
-    return RelayServer(config, on_started=on_started)
+    return make_server(app, graceful_seconds=DEFAULT_SHUTDOWN_TIMEOUT, on_started=on_started)
 
 
 async def run_console(args: argparse.Namespace) -> int:

@@ -32,8 +32,6 @@ from .upstream import DEFAULT_KEY_ENV, resolve_upstream
 
 CONFIG_ENV = "AGENT_RT_RELAY_CONFIG"
 TOKENS_ENV = "AGENT_RT_RELAY_TOKENS"
-#: uvicorn's frame cap sits above the relay's 15 MiB event limit, so the relay's clearer close wins.
-WS_MAX_SIZE = 16 * 2**20 + 65536
 
 
 def _tokens(args: argparse.Namespace) -> list[str]:
@@ -207,9 +205,7 @@ async def _serve(
     """
     if subprocess_mode:
         return await _serve_workers(args, config, tokens, host_shown, mcp_servers)
-    import uvicorn
-
-    from .serving import RelayServer
+    from .serving import make_server
 
     app = app_from_config(config, tokens, mcp_servers=mcp_servers)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -223,16 +219,10 @@ async def _serve(
         return 1
     listener.listen(2048)
     port = listener.getsockname()[1]
-    settings = uvicorn.Config(
-        app,
-        ws_max_size=WS_MAX_SIZE,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=args.timeout_graceful_shutdown,
-    )
     listening = f"relay: listening at ws://{host_shown}:{port}/v1/realtime (health: http://{host_shown}:{port}/healthz)"
-    server = RelayServer(settings, on_started=lambda: _say(listening))
+    server = make_server(
+        app, graceful_seconds=args.timeout_graceful_shutdown, on_started=lambda: _say(listening)
+    )
     try:
         stopped_by = await serve_relay(server, [listener])
     finally:
@@ -263,6 +253,8 @@ async def _serve_workers(
     Each worker closes its own sessions (``app_from_environment``); the supervisor exits 0 once
     they have stopped, and so does this command, as ``uvicorn --workers`` does.
     """
+    from . import serving
+
     env = dict(os.environ)
     env[CONFIG_ENV] = json.dumps(config)
     env[TOKENS_ENV] = ",".join(tokens)
@@ -279,7 +271,7 @@ async def _serve_workers(
         "--workers",
         str(args.workers),
         "--ws-max-size",
-        str(WS_MAX_SIZE),
+        str(serving.WS_MAX_SIZE),
         "--timeout-graceful-shutdown",
         str(args.timeout_graceful_shutdown),
         "--no-access-log",

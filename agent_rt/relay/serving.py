@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
+
+#: Largest WebSocket message uvicorn accepts from a client: the service's 15 MiB event, and room for
+#: the relay to answer an oversized one with its own close code (1009) instead of uvicorn's.
+WS_MAX_SIZE = 16 * 2**20 + 65536
 
 
 class RelayServer(uvicorn.Server):
@@ -23,3 +28,18 @@ class RelayServer(uvicorn.Server):
         await super().startup(sockets=sockets)
         if self.started and not self.should_exit and self.on_started is not None:
             self.on_started()
+
+
+def make_server(
+    app: Any, *, graceful_seconds: int, on_started: Callable[[], None] | None = None
+) -> RelayServer:
+    """The uvicorn server for a relay app, as ``agent-rt relay`` and ``agent-rt console`` run it."""
+    config = uvicorn.Config(
+        app,
+        ws_max_size=WS_MAX_SIZE,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=graceful_seconds,
+    )
+    return RelayServer(config, on_started=on_started)
