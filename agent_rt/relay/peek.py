@@ -91,7 +91,7 @@ def peek_type(text: str, *, strict: bool = True) -> str | None:
     found = _quick_type(text)
     if found is not None:
         kind, value_end = found
-        if not strict or ("\\" not in text and _no_more_types(text, value_end)):
+        if not strict or ("\\" not in text and _unique_type_key(text, value_end)):
             return kind
     try:
         event: Any = json.loads(text, object_pairs_hook=_unique_keys)
@@ -124,6 +124,16 @@ def _quick_type(text: str) -> tuple[str, int] | None:
     if len(text) <= SMALL_FRAME:
         return None  # short: the parser is as quick
     return _scan_type(text)
+
+
+def _unique_type_key(text: str, position: int) -> bool:
+    """No second top-level ``type`` key after ``position`` in a frame with no backslash.
+
+    Without backslashes a key can only be spelt ``"type"``, so a frame where that appears once
+    (every audio append: base64 has no quote) needs no walk over its keys; the parser upstream
+    rejects a frame that is not well-formed.
+    """
+    return text.count('"type"') == 1 or _no_more_types(text, position)
 
 
 def _no_more_types(text: str, position: int) -> bool:

@@ -217,3 +217,23 @@ def test_only_the_latest_calls_are_remembered() -> None:
         answers.relay_answers(f"call_{index}")
     assert answers.forward_output("call_0") is True
     assert answers.forward_output(f"call_{ClientAnswers.REMEMBERED}") is False
+
+
+_KEYS = st.sampled_from(["type", "audio", "event_id", "item", "typ", "Type"])
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12) | st.just("type"),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(pairs=st.lists(st.tuples(_KEYS, _VALUES), min_size=1, max_size=5), ascii_only=st.booleans())
+def test_peek_agrees_with_a_parser_that_keeps_the_last_key(
+    pairs: list[tuple[str, Any]], ascii_only: bool
+) -> None:
+    """Frames written key by key (duplicate keys included, as a hostile client may): whatever type
+    the relay reads is the one the upstream's parser (last key wins) reads."""
+    text = "{" + ",".join(f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=ascii_only)}" for k, v in pairs) + "}"
+    kind = peek_type(text)
+    if kind is not None:
+        assert json.loads(text).get("type") == kind
