@@ -23,8 +23,6 @@ from ..plugins import load_plugins
 from ..protocol.follow_ups import FollowUpGate, Settled
 from ..tools import Tool, ToolRegistry
 
-#: The upstream events the runner acts on (GA and beta name them alike).
-TOOL_EVENTS = frozenset({"response.output_item.done", "response.done"})
 #: The upstream events that tell when a follow-up may go.
 GATE_EVENTS = frozenset({"response.created", "response.done", "error"})
 
