@@ -48,6 +48,11 @@ TOOL_SCENARIO: dict[str, Any] = {
 }
 
 
+def user_message(text: str) -> dict[str, Any]:
+    """A user's text message item, as ``conversation.item.create`` carries it."""
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
 @dataclass
 class RunningRelay:
     app: Starlette
@@ -122,12 +127,13 @@ class Peer:
                 except ConnectionClosedError as exc:
                     return exc
 
+    async def ask(self, text: str, **create: Any) -> None:
+        """Say ``text`` as the user and ask for a response (``create``: its other fields)."""
+        await self.send("conversation.item.create", item=user_message(text))
+        await self.send("response.create", **create)
+
     async def text_turn(self, text: str) -> dict[str, Any]:
-        await self.send(
-            "conversation.item.create",
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
-        )
-        await self.send("response.create")
+        await self.ask(text)
         return await self.until("response.done")
 
 

@@ -65,15 +65,7 @@ async def test_upstream_dropping_mid_session_closes_the_client_with_a_reason() -
         with running(create_relay_app(upstream.url, tokens=[TOKEN])) as relay:
             async with peer(relay.url, token=TOKEN) as client:
                 await client.until("session.created")
-                await client.send(
-                    "conversation.item.create",
-                    item={
-                        "type": "message",
-                        "role": "user",
-                        "content": [{"type": "input_text", "text": "x"}],
-                    },
-                )
-                await client.send("response.create")
+                await client.ask("x")
                 closed = await client.closed()
             assert closed.code == 1011
             assert closed.reason == "upstream connection lost"
@@ -116,15 +108,7 @@ async def test_client_vanishing_mid_response_closes_the_upstream() -> None:
         with running(create_relay_app(upstream.url, tokens=[TOKEN])) as relay:
             async with peer(relay.url, token=TOKEN) as client:
                 await client.until("session.created")
-                await client.send(
-                    "conversation.item.create",
-                    item={
-                        "type": "message",
-                        "role": "user",
-                        "content": [{"type": "input_text", "text": "long"}],
-                    },
-                )
-                await client.send("response.create")
+                await client.ask("long")
                 await client.until("response.output_audio.delta")
                 await client.ws.abort()  # no close frame: the client just vanished
             with anyio.fail_after(10):

@@ -18,7 +18,7 @@ from agent_rt.relay import create_relay_app
 from agent_rt.server import RealtimeServerApp
 from agent_rt.transport import HandshakeRequest, WebSocket, serve
 
-from .helpers import running
+from .helpers import running, user_message
 
 pytestmark = pytest.mark.anyio
 
@@ -77,11 +77,7 @@ async def raw_session(port: int, token: str) -> bytes:
             _frame(
                 {
                     "type": "conversation.item.create",
-                    "item": {
-                        "type": "message",
-                        "role": "user",
-                        "content": [{"type": "input_text", "text": "hi"}],
-                    },
+                    "item": user_message("hi"),
                 }
             )
             + _frame({"type": "response.create"})

@@ -50,11 +50,7 @@ def _outputs(events: list[dict[str, Any]]) -> dict[str, str]:
 async def _turn(client: Any, text: str, responses: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Say ``text``; the events up to the ``responses``-th ``response.done``, and those ``response.done``s."""
     start = len(client.seen)
-    await client.send(
-        "conversation.item.create",
-        item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
-    )
-    await client.send("response.create")
+    await client.ask(text)
     dones = [await client.until("response.done") for _ in range(responses)]
     return client.seen[start:], dones
 

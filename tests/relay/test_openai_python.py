@@ -9,7 +9,7 @@ from websockets.exceptions import InvalidStatus
 
 from agent_rt.relay import create_relay_app
 
-from .helpers import running
+from .helpers import running, user_message
 
 openai = pytest.importorskip("openai")
 
@@ -28,9 +28,7 @@ def _no_upstream_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _turn(connection: Any, text: str) -> tuple[Any, list[str]]:
-    await connection.conversation.item.create(
-        item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-    )
+    await connection.conversation.item.create(item=user_message(text))
     await connection.response.create()
     types: list[str] = []
     async for event in connection:

@@ -45,11 +45,7 @@ async def _reference_client_turn(client: Peer, text: str) -> str:
     """One turn as the JavaScript reference client does it: it answers every function call it sees
     (with ``{"error": "Tool ... has not been added"}`` for tools it does not know) and asks for a
     response; returns the text of the first assistant message."""
-    await client.send(
-        "conversation.item.create",
-        item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
-    )
-    await client.send("response.create")
+    await client.ask(text)
     while True:
         event = await client.next_event(WAIT)
         if event["type"] == "error":

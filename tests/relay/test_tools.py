@@ -56,12 +56,32 @@ def _outputs(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e["item"] for e in added if e["item"]["type"] == "function_call_output"]
 
 
+#: The tool scenario, plus a user turn ("talk ...") whose answer is long enough to overlap the tool.
+TALK_SCENARIO = {"rules": [*SCENARIO["rules"], {"match": "talk", "reply": LONG}]}
+
+
+def _slow_calculator() -> tuple[ToolRegistry, threading.Event]:
+    """A ``calculate`` tool that answers 2 once the returned event is set (by the test)."""
+    release = threading.Event()
+    registry = ToolRegistry()
+
+    @function_tool
+    def calculate(expression: str) -> dict[str, Any]:
+        """A slow calculator: it answers once the test lets it."""
+        release.wait(10)
+        return {"expression": expression, "result": 2}
+
+    registry.add(calculate)
+    return registry, release
+
+
+def _is_message_added(event: dict[str, Any]) -> bool:
+    item = event.get("item") or {}
+    return event["type"] == "response.output_item.added" and item.get("type") == "message"
+
+
 async def _user_says(client: Any, text: str) -> None:
-    await client.send(
-        "conversation.item.create",
-        item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
-    )
-    await client.send("response.create")
+    await client.ask(text)
 
 
 async def test_plugin_tool_calls_are_answered_by_the_relay() -> None:
@@ -135,18 +155,9 @@ async def test_tools_the_client_declares_stay_the_clients() -> None:
 
 
 async def test_a_follow_up_waits_for_a_response_the_client_started_meanwhile() -> None:
-    release = threading.Event()
-    registry = ToolRegistry()
+    registry, release = _slow_calculator()
 
-    @function_tool
-    def calculate(expression: str) -> dict[str, Any]:
-        """A slow calculator: it answers once the test lets it."""
-        release.wait(10)
-        return {"expression": expression, "result": 2}
-
-    registry.add(calculate)
-    scenario = {"rules": [*SCENARIO["rules"], {"match": "talk", "reply": LONG}]}
-    async with LocalRealtimeServer(scenario=scenario, realtime_audio=True) as upstream:
+    async with LocalRealtimeServer(scenario=TALK_SCENARIO, realtime_audio=True) as upstream:
         with running(create_relay_app(upstream.url, tokens=[TOKEN], tools=registry)) as relay:
             async with peer(relay.url, token=TOKEN) as client:
                 await client.until("session.created")
@@ -173,27 +184,13 @@ async def test_a_follow_up_waits_for_a_response_the_client_asked_for_but_has_not
     not send its follow-up until that response has started and ended (the service would refuse it,
     and the tool's answer would never be spoken). The proxy holds the upstream's answers back, so
     the relay cannot have seen the client's response start when the tool finishes."""
-    release = threading.Event()
-    registry = ToolRegistry()
-
-    @function_tool
-    def calculate(expression: str) -> dict[str, Any]:
-        """A slow calculator: it answers once the test lets it."""
-        release.wait(10)
-        return {"expression": expression, "result": 2}
-
-    registry.add(calculate)
-    scenario = {"rules": [*SCENARIO["rules"], {"match": "talk", "reply": LONG}]}
+    registry, release = _slow_calculator()
 
     def is_output(event: dict[str, Any]) -> bool:
         item = event.get("item") or {}
         return event["type"] == "conversation.item.create" and item.get("type") == "function_call_output"
 
-    def is_message_added(event: dict[str, Any]) -> bool:
-        item = event.get("item") or {}
-        return event["type"] == "response.output_item.added" and item.get("type") == "message"
-
-    async with LocalRealtimeServer(scenario=scenario, realtime_audio=True) as upstream:
+    async with LocalRealtimeServer(scenario=TALK_SCENARIO, realtime_audio=True) as upstream:
         proxy = HoldingProxy(upstream.url)
         async with anyio.create_task_group() as tasks:
             await tasks.start(proxy.run)
@@ -203,18 +200,10 @@ async def test_a_follow_up_waits_for_a_response_the_client_asked_for_but_has_not
                     await _user_says(client, "what is 1 + 1")
                     await client.until("response.done")  # the call; the tool is still running
                     proxy.hold()  # the relay sees nothing of the client's response for now
-                    await client.send(
-                        "conversation.item.create",
-                        item={
-                            "type": "message",
-                            "role": "user",
-                            "content": [{"type": "input_text", "text": "talk to me meanwhile"}],
-                        },
-                    )
-                    await client.send("response.create", event_id="evt_talk")
+                    await client.ask("talk to me meanwhile", event_id="evt_talk")
                     # Its message is in the conversation once the upstream adds it; the output must
                     # come after it, or the follow-up reads the user's last words, not the output.
-                    await proxy.wait_for(proxy.received, is_message_added)
+                    await proxy.wait_for(proxy.received, _is_message_added)
                     release.set()  # the output goes in while the relay has seen nothing of it
                     await proxy.wait_for(proxy.sent, is_output)
                     proxy.let_go()
@@ -238,24 +227,11 @@ async def test_a_follow_up_refused_for_a_response_turn_detection_started_unseen_
     when the tool's output goes in: the follow-up meets it and is refused. The refusal is the
     relay's business (the client never sent that create): it is not forwarded, and the relay asks
     again once the response has ended, so the tool's answer is still spoken."""
-    release = threading.Event()
-    registry = ToolRegistry()
-
-    @function_tool
-    def calculate(expression: str) -> dict[str, Any]:
-        """A slow calculator: it answers once the test lets it."""
-        release.wait(10)
-        return {"expression": expression, "result": 2}
-
-    registry.add(calculate)
+    registry, release = _slow_calculator()
     scenario = {
         "transcripts": ["hello there"],
         "rules": [*SCENARIO["rules"], {"match": "hello", "reply": LONG}],
     }
-
-    def is_message_added(event: dict[str, Any]) -> bool:
-        item = event.get("item") or {}
-        return event["type"] == "response.output_item.added" and item.get("type") == "message"
 
     sent_before = 0  # the relay's events upstream before the tool finishes
 
@@ -277,7 +253,7 @@ async def test_a_follow_up_refused_for_a_response_turn_detection_started_unseen_
                         await client.ws.send_text(json.dumps(append(audio[start : start + 4800])))
                     # Turn detection's response has begun upstream and added its message; the relay
                     # has seen none of it.
-                    await proxy.wait_for(proxy.received, is_message_added)
+                    await proxy.wait_for(proxy.received, _is_message_added)
                     sent_before = len(proxy.sent)
                     release.set()
                     refused = await proxy.wait_for(proxy.sent, is_follow_up)

@@ -77,15 +77,7 @@ async def test_text_and_tool_turns_through_the_relay_on_trio() -> None:
                 for turn in range(4):
                     done = await client.text_turn(f"hello number {turn}")
                     assert done["response"]["status"] == "completed"
-                    await client.send(
-                        "conversation.item.create",
-                        item={
-                            "type": "message",
-                            "role": "user",
-                            "content": [{"type": "input_text", "text": f"what is {turn} + 4"}],
-                        },
-                    )
-                    await client.send("response.create")
+                    await client.ask(f"what is {turn} + 4")
                     call_done = await client.until("response.done")
                     assert call_done["response"]["output"][0]["name"] == "calculate"
                     answer = await client.until("response.done")  # the relay's follow-up
