@@ -4,9 +4,9 @@ Four processes: an upstream (websockets' asyncio server answering like the servi
 forwarders under test, each pinned to the same CPU core (``sched_setaffinity``), and this process
 driving clients. The bare forwarder is a websockets asyncio server whose connection handler opens
 a websockets client to the upstream and pipes frames both ways untouched. The relay is
-``create_relay_app(upstream)`` under uvicorn as ``agent-rt relay`` runs it (websockets-sansio,
-uvloop), with a token, its default event allow-list and limits (the events-per-second limit set
-high enough for the ping-pong, but still checked on every event).
+``create_relay_app(upstream)`` under uvicorn as ``agent-rt relay`` runs it (``make_server``: the
+relay's websockets-sansio protocol, uvloop), with a token, its default event allow-list and limits
+(the events-per-second limit set high enough for the ping-pong, but still checked on every event).
 
 Figures:
 
@@ -133,9 +133,8 @@ def _serve_relay(upstream: str) -> None:
     import socket
     import threading
 
-    import uvicorn
-
     from agent_rt.relay import Limits, create_relay_app
+    from agent_rt.relay.serving import make_server
 
     app = create_relay_app(
         upstream,
@@ -145,7 +144,7 @@ def _serve_relay(upstream: str) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(2048)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, ws_max_size=2**24))
+    server = make_server(app, graceful_seconds=1)
     print(listener.getsockname()[1], flush=True)
 
     def stop_on_eof() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,19 @@ import uvicorn
 #: Largest WebSocket message uvicorn accepts from a client: the service's 15 MiB event, and room for
 #: the relay to answer an oversized one with its own close code (1009) instead of uvicorn's.
 WS_MAX_SIZE = 16 * 2**20 + 65536
+
+
+def relay_ws_protocol() -> type[asyncio.Protocol] | str:
+    """The WebSocket protocol the relay runs under uvicorn: ours, else uvicorn's ``"auto"``.
+
+    :class:`~agent_rt.relay.ws_protocol.RelayWebSocketProtocol` needs uvicorn's websockets-sansio
+    protocol (uvicorn 0.35 and later) with the step it overrides.
+    """
+    try:
+        from .ws_protocol import RelayWebSocketProtocol, fits_uvicorn
+    except ImportError:
+        return "auto"
+    return RelayWebSocketProtocol if fits_uvicorn() else "auto"
 
 
 class RelayServer(uvicorn.Server):
@@ -36,6 +50,7 @@ def make_server(
     """The uvicorn server for a relay app, as ``agent-rt relay`` and ``agent-rt console`` run it."""
     config = uvicorn.Config(
         app,
+        ws=relay_ws_protocol(),
         ws_max_size=WS_MAX_SIZE,
         log_level="warning",
         access_log=False,

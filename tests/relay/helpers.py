@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 
 from agent_rt.errors import ConnectionClosedError
 from agent_rt.relay.app import Relay
+from agent_rt.relay.serving import relay_ws_protocol
 from agent_rt.transport import HandshakeRequest, WebSocket, connect, serve
 
 #: A local-server script whose user turns call tools (the clock plugin's ``calculate`` and two test tools).
@@ -81,7 +82,12 @@ def running(app: Any, **config: Any) -> Iterator[RunningRelay]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    options: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 5}
+    options: dict[str, Any] = {
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+        "ws": relay_ws_protocol(),  # as agent-rt relay runs it
+    }
     options.update(config)
     server = uvicorn.Server(uvicorn.Config(app, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -23,45 +23,14 @@ from websockets.uri import parse_uri
 from agent_rt.errors import ConnectionClosedError, HandshakeError
 from agent_rt.relay.asyncio_upstream import QUEUE_HIGH, QUEUE_LOW, AsyncioUpstream, connect_asyncio
 
+from .recording_transport import RecordingTransport
+
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"  # the driver is asyncio's own (the relay falls back to agent_rt.transport elsewhere)
-
-
-class RecordingTransport(asyncio.Transport):
-    """What the driver asks of its transport: writes, and reading paused or resumed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.written: list[bytes] = []
-        self.reading = True
-        self.pauses = 0
-        self.closing = False
-
-    def write(self, data: Any) -> None:
-        self.written.append(bytes(data))
-
-    def pause_reading(self) -> None:
-        self.reading = False
-        self.pauses += 1
-
-    def resume_reading(self) -> None:
-        self.reading = True
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def write_eof(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        self.closing = True
 
 
 def _open_driver() -> tuple[AsyncioUpstream, RecordingTransport, ServerProtocol]:
