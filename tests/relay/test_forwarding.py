@@ -8,7 +8,7 @@ import pytest
 from agent_rt.relay import create_relay_app
 from agent_rt.server import Faults, LocalRealtimeServer
 
-from .helpers import peer, running
+from .helpers import peer, running, user_message
 
 pytestmark = pytest.mark.anyio
 
@@ -116,3 +116,39 @@ async def test_client_vanishing_mid_response_closes_the_upstream() -> None:
             metrics = relay.relay.metrics
             assert (metrics.sessions_active, metrics.upstreams_open, relay.relay.slots.total) == (0, 0, 0)
             assert upstream.connections[0].session.streaming  # it was cut off mid-response
+
+
+async def test_events_reach_the_upstream_in_the_order_sent_whichever_path_they_take() -> None:
+    """Plain events may be forwarded from the server's read callback, others go through the pump
+    (``session.update`` is rewritten, refused events get an error): the upstream sees one order."""
+    async with LocalRealtimeServer() as upstream:
+        with running(create_relay_app(upstream.url, tokens=[TOKEN])) as relay:
+            async with peer(relay.url, token=TOKEN) as client:
+                await client.until("session.created")
+                expected: list[tuple[str, str]] = []
+                for n in range(60):
+                    await client.send("conversation.item.create", item=user_message(f"item {n}"))
+                    expected.append(("item", f"item {n}"))
+                    if n % 5 == 1:
+                        instructions = f"instructions {n}"
+                        await client.send(
+                            "session.update", session={"type": "realtime", "instructions": instructions}
+                        )
+                        expected.append(("session", instructions))
+                    if n % 7 == 3:
+                        await client.ws.send_bytes(b"not an event")
+                    if n % 9 == 4:
+                        await client.send("not.a.realtime.event")
+                seen: list[tuple[str, str]] = []
+                refusals = 0
+                while len(seen) < len(expected) or refusals < 9 + 7:  # 9 binary, 7 unknown
+                    event = await client.next_event()
+                    if event["type"] == "conversation.item.added":
+                        seen.append(("item", event["item"]["content"][0]["text"]))
+                    elif event["type"] == "session.updated":
+                        seen.append(("session", event["session"]["instructions"]))
+                    elif event["type"] == "error":
+                        refusals += 1
+                assert seen == expected
+                assert refusals == 9 + 7
+        assert relay.relay.metrics.frames["client"] == 60 + 12 + 7  # the text frames
