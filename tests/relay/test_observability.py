@@ -77,3 +77,25 @@ async def test_debug_logs_events_with_audio_elided(caplog: pytest.LogCaptureFixt
     assert deltas
     assert all("chars elided>" in line for line in deltas)
     assert any('"response.done"' in line for line in lines)
+
+
+async def test_debug_logs_as_forwarded_only_the_events_that_go_upstream(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="agent_rt.relay.events")
+    app = create_relay_app(
+        tokens=[TOKEN], debug=True, allowed_events={"conversation.item.create", "response.create"}
+    )
+    with running(app) as relay:
+        async with peer(relay.url, token=TOKEN) as client:
+            await client.until("session.created")
+            await client.send("input_audio_buffer.clear")
+            refused = await client.until("error")
+            assert refused["error"]["code"] == "relay_event_not_allowed"
+            await client.text_turn("hello")
+    lines = [r.getMessage() for r in caplog.records if r.name == "agent_rt.relay.events"]
+    forwarded = [line for line in lines if line.startswith("client -> upstream")]
+    assert [json.loads(line.split(" ", 3)[3])["type"] for line in forwarded] == [
+        "conversation.item.create",
+        "response.create",
+    ]
