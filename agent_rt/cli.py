@@ -442,13 +442,19 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """``--debug`` and ``--trio`` on every parser, so they work before or after the command.
 
     Below the top level they default to SUPPRESS: an option given before the command is not reset
-    by the subcommand's parser.
+    by the subcommand's parser. A command that defines one itself (the relay's ``--debug``, with
+    its own help) keeps it and still gets the other.
     """
     default: Any = False if top else argparse.SUPPRESS
-    parser.add_argument(
-        "--debug", action="store_true", default=default, help="debug logging and full tracebacks"
-    )
-    parser.add_argument("--trio", action="store_true", default=default, help="run on trio instead of asyncio")
+    present = {option for action in parser._actions for option in action.option_strings}
+    if "--debug" not in present:
+        parser.add_argument(
+            "--debug", action="store_true", default=default, help="debug logging and full tracebacks"
+        )
+    if "--trio" not in present:
+        parser.add_argument(
+            "--trio", action="store_true", default=default, help="run on trio instead of asyncio"
+        )
 
 
 def _finish(parser: argparse.ArgumentParser) -> None:
@@ -457,8 +463,7 @@ def _finish(parser: argparse.ArgumentParser) -> None:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in dict.fromkeys(action.choices.values()):
-                if not any("--debug" in a.option_strings for a in sub._actions):
-                    _add_global_options(sub, top=False)
+                _add_global_options(sub, top=False)
                 _finish(sub)
 
 

@@ -358,3 +358,22 @@ def test_module_commands_get_the_global_options(
     assert (args.trio, args.debug) == (True, False)
     assert "``" not in parser.format_help()
     assert cli.main(["extra", "--trio"]) == 0
+
+
+def test_a_command_with_its_own_debug_option_still_takes_trio_after_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from agent_rt import cli
+
+    parser = cli._parser()
+    args = parser.parse_args(["relay", "--trio"])  # the relay defines --debug itself
+    assert (args.trio, args.debug) == (True, False)
+    args = parser.parse_args(["relay", "--debug", "--trio"])
+    assert (args.trio, args.debug) == (True, True)
+    args = parser.parse_args(["--trio", "relay"])
+    assert (args.trio, args.debug) == (True, False)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["relay", "--help"])
+    help_text = capsys.readouterr().out
+    assert "log every event" in help_text  # the relay's own --debug, not the global one
+    assert "run on trio" in help_text

@@ -1,9 +1,10 @@
 """``agent-rt relay``: run the relay under uvicorn.
 
 One worker runs in this process; ``--workers N`` (or ``--trio``, since uvicorn runs on asyncio)
-starts uvicorn's process manager in a child process, each worker building the app from the
-``AGENT_RT_RELAY_CONFIG`` environment variable. With no upstream URL and no key, the embedded
-local server runs here, once, and every worker relays to it.
+starts uvicorn's process manager in a child process (:mod:`agent_rt.relay.workers`) on the socket
+bound here, each worker building the app from the ``AGENT_RT_RELAY_CONFIG`` environment variable.
+With no upstream URL and no key, the embedded local server runs here, once, and every worker
+relays to it.
 """
 
 from __future__ import annotations
@@ -122,7 +123,27 @@ def app_from_environment() -> Any:
     logging.getLogger("agent_rt.mcp").setLevel(logging.INFO)
     if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
         logging.basicConfig(format="%(name)s: %(message)s")
-    return app_from_config(config, tokens)
+    app = app_from_config(config, tokens)
+    return _ProtocolReport(app) if config.get("debug") else app
+
+
+class _ProtocolReport:
+    """ASGI wrapper (debug only) logging which WebSocket protocol serves each connection.
+
+    The protocol is the object whose bound ``receive`` the server hands the app, so the line says
+    what this worker really runs (the relay's protocol, or uvicorn's when it was not passed on).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            protocol = type(getattr(receive, "__self__", receive)).__name__
+            logging.getLogger("agent_rt.relay").debug(
+                "relay: worker %d: websocket protocol %s", os.getpid(), protocol
+            )
+        await self.app(scope, receive, send)
 
 
 def _say(text: str) -> None:
@@ -208,16 +229,9 @@ async def _serve(
     from .serving import make_server
 
     app = app_from_config(config, tokens, mcp_servers=mcp_servers)
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((args.host, args.port))
-    except OSError as exc:
-        listener.close()
-        _say(f"agent-rt: error: cannot listen on {args.host}:{args.port}: {exc.strerror}")
+    listener = _listen(args.host, args.port)
+    if listener is None:
         return 1
-    listener.listen(2048)
     port = listener.getsockname()[1]
     listening = f"relay: listening at ws://{host_shown}:{port}/v1/realtime (health: http://{host_shown}:{port}/healthz)"
     server = make_server(
@@ -228,6 +242,27 @@ async def _serve(
     finally:
         listener.close()
     return exit_status(server, stopped_by)
+
+
+def _listen(host: str, port: int) -> socket.socket | None:
+    """The relay's listening socket (``port`` 0: any free port), or None once the error is said.
+
+    Bound here, not by uvicorn, so the command knows the port before it says where it listens.
+    TCP_NODELAY is set on it for the connections it accepts to inherit: with ``--workers`` uvicorn
+    takes the socket by file descriptor as a Unix socket, and then sets no TCP option itself.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        _say(f"agent-rt: error: cannot listen on {host}:{port}: {exc.strerror}")
+        return None
+    listener.listen(2048)
+    return listener
 
 
 def exit_status(server: Any, stopped_by: int | None) -> int:
@@ -250,32 +285,14 @@ async def _serve_workers(
 ) -> int:
     """uvicorn's process manager in a child process; SIGTERM/SIGINT are passed on to it.
 
-    Each worker closes its own sessions (``app_from_environment``); the supervisor exits 0 once
-    they have stopped, and so does this command, as ``uvicorn --workers`` does.
+    The child (:mod:`agent_rt.relay.workers`) serves the socket bound here, so the URL said is
+    the real one (``--port 0``) and connectable at once: connections wait in its backlog for the
+    workers. Each worker closes its own sessions (``app_from_environment``); the supervisor exits
+    0 once they have stopped, and so does this command, as ``uvicorn --workers`` does.
     """
-    from . import serving
-
     env = dict(os.environ)
     env[CONFIG_ENV] = json.dumps(config)
     env[TOKENS_ENV] = ",".join(tokens)
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "agent_rt.relay.cli:app_from_environment",
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-        "--workers",
-        str(args.workers),
-        "--ws-max-size",
-        str(serving.WS_MAX_SIZE),
-        "--timeout-graceful-shutdown",
-        str(args.timeout_graceful_shutdown),
-        "--no-access-log",
-    ]
     processes: list[anyio.abc.Process] = []
     code = 0
     async with anyio.create_task_group() as tasks:
@@ -295,8 +312,28 @@ async def _serve_workers(
         try:
             if mcp_servers:
                 await _check_mcp_servers(mcp_servers)
-            _say(f"relay: starting {args.workers} worker(s) at ws://{host_shown}:{args.port}/v1/realtime")
-            processes.append(await anyio.open_process(command, env=env, stdin=None, stdout=None, stderr=None))
+            listener = _listen(args.host, args.port)
+            if listener is None:
+                tasks.cancel_scope.cancel()
+                return 1
+            with listener:
+                port = listener.getsockname()[1]
+                _say(f"relay: starting {args.workers} worker(s) at ws://{host_shown}:{port}/v1/realtime")
+                command = [
+                    sys.executable,
+                    "-m",
+                    "agent_rt.relay.workers",
+                    "--fd",
+                    str(listener.fileno()),
+                    "--workers",
+                    str(args.workers),
+                    "--timeout-graceful-shutdown",
+                    str(args.timeout_graceful_shutdown),
+                ]
+                process = await anyio.open_process(
+                    command, env=env, stdin=None, stdout=None, stderr=None, pass_fds=[listener.fileno()]
+                )
+                processes.append(process)
             code = await processes[0].wait()
             tasks.cancel_scope.cancel()
         finally:

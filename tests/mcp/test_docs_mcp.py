@@ -6,10 +6,12 @@ import functools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,31 +58,40 @@ async def test_python_snippets(tmp_path: Path, monkeypatch: Any) -> None:
     assert "add" in printed[0]
 
 
-def test_commands(tmp_path: Path) -> None:
+#: The commands of the doc's bash block this test runs, by how their line starts (the rest of the line, the
+#: arguments, is the doc's), with the check of each one's output: the calc server's tool listed, add's sum.
+COMMANDS: dict[str, Callable[[str], bool]] = {
+    "agent-rt tools list": lambda stdout: "add (MCP server calc):" in stdout,
+    "agent-rt tools call": lambda stdout: stdout == "5\n",
+}
+
+
+def doc_command(start: str) -> list[str]:
+    """The doc's command line starting with ``start``, split as a shell would (its comment dropped)."""
+    (commands,) = blocks("bash")
+    lines = [line for line in commands.splitlines() if line.startswith(start + " ")]
+    assert len(lines) == 1, f"docs/mcp.md: expected one `{start} ...` line in its bash block, found {lines}"
+    return shlex.split(lines[0], comments=True)
+
+
+@pytest.mark.parametrize("start", list(COMMANDS))
+def test_commands(tmp_path: Path, start: str) -> None:
     folder = config_dir(tmp_path)
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("OPENAI_API_KEY", "AGENT_RT_MCP_CONFIG")
     }
-    (commands,) = blocks("bash")
-    for line in commands.splitlines():
-        if "tools" not in line:
-            continue
-        command = line.split("#")[0].split()
-        assert command[0] == "agent-rt"
-        arguments = [part.strip("'") for part in re.findall(r"'[^']*'|\S+", line.split("  #")[0])[1:]]
-        result = subprocess.run(
-            [sys.executable, "-m", "agent_rt", *arguments],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=folder,
-            env=env,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        if "call" in arguments:
-            assert result.stdout == "5\n"
-        else:
-            assert "add (MCP server calc):" in result.stdout
+    command = doc_command(start)
+    assert command[0] == "agent-rt"
+    result = subprocess.run(
+        [sys.executable, "-m", "agent_rt", *command[1:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=folder,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert COMMANDS[start](result.stdout), f"unexpected output of {start}: {result.stdout!r}"

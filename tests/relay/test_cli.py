@@ -16,6 +16,7 @@ import anyio.lowlevel
 import pytest
 from anyio.streams.text import TextReceiveStream
 
+from agent_rt.errors import ConnectionClosedError
 from agent_rt.server import LocalRealtimeServer
 
 from .helpers import peer
@@ -214,6 +215,23 @@ async def test_sigterm_closes_open_sessions_gracefully(upstream: str) -> None:
     assert process.returncode == -signal.SIGTERM
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_a_port_in_use_is_one_error_line_and_exit_1(workers: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = await anyio.run_process(
+            [sys.executable, "-m", "agent_rt.cli", "relay", "--port", port, "--workers", workers],
+            env=_env(),
+            check=False,
+        )
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.decode().splitlines() if line.startswith("agent-rt: error: ")]
+    assert errors == [f"agent-rt: error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    assert b"Traceback" not in result.stderr
+
+
 async def test_no_token_on_a_public_interface_is_refused() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "AGENT_RT_RELAY_TOKENS")}
     result = await anyio.run_process(
@@ -223,3 +241,80 @@ async def test_no_token_on_a_public_interface_is_refused() -> None:
     )
     assert result.returncode == 2
     assert b"accepts loopback clients only" in result.stderr
+
+
+def _starting_url(lines: list[str]) -> str:
+    """The URL of the command's "relay: starting N worker(s) at URL" line."""
+    return next(line for line in lines if "relay: starting " in line).split(" at ")[1].strip()
+
+
+@pytest.mark.parametrize("args", [("--workers", "2"), ("--trio",)], ids=["workers 2", "relay --trio"])
+async def test_port_0_with_workers_says_the_real_port(args: tuple[str, ...]) -> None:
+    """The URL said is the bound one, connectable at once (the workers then accept what waited);
+    ``agent-rt relay --trio`` is ``agent-rt --trio relay``: one uvicorn worker in a child process."""
+    async with command_process("relay", "--port", "0", *args) as (process, output):
+        with anyio.fail_after(30):
+            await output.wait_for("relay: starting ")
+        url = _starting_url(output.lines)
+        assert not url.startswith("ws://127.0.0.1:0/"), url
+        async with peer(url, token=TOKEN) as client:
+            await client.until("session.created", timeout=30)  # the workers may still be starting
+            call = await client.text_turn("what is (17 + 4) * 23")
+            assert call["response"]["output"][0]["name"] == "calculate"
+            answer = await client.until("response.done")
+            assert answer["response"]["output"][0]["content"][0]["transcript"] == "(17 + 4) * 23 is 483."
+        process.terminate()
+        with anyio.fail_after(20):
+            await process.wait()
+            await output.ended.wait()
+    workers = 1 if args == ("--trio",) else 2
+    assert output.count(f"relay: starting {workers} worker(s) at ") == 1
+    assert output.count("Started server process") == workers
+    assert "Traceback" not in output.text
+    # `uvicorn --workers 2` exits 0 after SIGTERM; one uvicorn process ends by it
+    assert process.returncode == (-signal.SIGTERM if workers == 1 else 0), output.text
+
+
+async def test_every_worker_runs_the_relays_websocket_protocol() -> None:
+    """Under --debug each worker says which protocol object hands its app the messages."""
+    args = ("relay", "--port", "0", "--workers", "2", "--max-sessions", "1", "--debug")
+    async with command_process(*args) as (process, output):
+        with anyio.fail_after(30):
+            await output.wait_for("relay: starting ")
+        url = _starting_url(output.lines)
+        opened = 0
+        both_open = anyio.Event()
+        done = anyio.Event()
+
+        async def hold() -> None:
+            nonlocal opened
+            while True:
+                async with peer(url, token=TOKEN) as client:
+                    refused: ConnectionClosedError | None = None
+                    try:
+                        await client.until("session.created", timeout=30)
+                    except ConnectionClosedError as exc:
+                        refused = exc
+                    if refused is not None:  # the worker this connection reached has its one session
+                        assert refused.code == 1013, (refused.code, refused.reason)
+                        continue
+                    opened += 1
+                    if opened == 2:
+                        both_open.set()
+                    await done.wait()
+                    return
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(hold)
+            tasks.start_soon(hold)
+            with anyio.fail_after(30):
+                await both_open.wait()
+            done.set()
+        process.terminate()
+        with anyio.fail_after(20):
+            await process.wait()
+            await output.ended.wait()
+    reports = [line.split("relay: worker ")[1] for line in output.lines if "websocket protocol" in line]
+    pids = {report.split(":")[0] for report in reports}
+    assert len(pids) == 2, output.text  # one session on each worker
+    assert {report.split()[-1] for report in reports} == {"RelayWebSocketProtocol"}
