@@ -3,7 +3,8 @@
 The client's own code whenever its close frame arrived, even if a frame to the client failed
 first (the failure is a consequence of that close, not a lost client); 1006 (RFC 6455 7.1.5) for
 a client that vanished without a close frame. The clients here are raw: the frames they write,
-and when, are the test's to choose (a close frame written without waiting for the reply).
+and when, are the test's to choose (a close frame written without waiting for the reply, a
+connection dropped or reset without one).
 """
 
 from __future__ import annotations
@@ -185,3 +186,38 @@ async def test_a_failed_forward_after_the_close_frame_keeps_the_clients_code() -
             tasks.cancel_scope.cancel()
     assert (record["close_code"], record["closed_by"]) == (1000, "client")
     assert dict(relay.relay.metrics.closes) == {1000: 1}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="uvicorn queues 1005 for a lost connection; RelayWebSocketProtocol.connection_lost must say 1006",
+)
+@pytest.mark.parametrize("reset", [False, True], ids=["eof", "reset"])
+async def test_a_client_gone_without_a_close_frame_is_recorded_1006(reset: bool) -> None:
+    """Killed mid-response (no close frame, a FIN or a reset): 1006, as RFC 6455 says."""
+    ends = SessionEnds()
+    app = create_relay_app(tokens=[TOKEN], on_session_end=ends)
+    with running(app) as relay:
+        async with raw_client(relay.url) as client:
+            await client.until("session.created")
+            await client.send({"type": "conversation.item.create", "item": user_message("hello")})
+            await client.send({"type": "response.create"})
+            await client.until("response.created")
+            await client.vanish(reset=reset)
+            [record] = await ends.wait_for(1)
+    assert (record["close_code"], record["closed_by"]) == (1006, "client")
+    assert dict(relay.relay.metrics.closes) == {1006: 1}
+
+
+async def test_a_close_frame_without_a_code_is_recorded_1005() -> None:
+    """A close frame without a status code is 1005: the frame came, it had no code to give."""
+    ends = SessionEnds()
+    app = create_relay_app(tokens=[TOKEN], on_session_end=ends)
+    with running(app) as relay:
+        async with raw_client(relay.url) as client:
+            await client.until("session.created")
+            client.protocol.send_close()
+            await client.write()
+            [record] = await ends.wait_for(1)
+    assert (record["close_code"], record["closed_by"]) == (1005, "client")
+    assert dict(relay.relay.metrics.closes) == {1005: 1}
