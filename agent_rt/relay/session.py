@@ -10,7 +10,9 @@ what the server-side tools need).
 
 How a session ends is decided once: the first of the pumps and the watchdog to call
 :meth:`RelaySession.finish` sets the close code and reason (synchronously, so no await can
-interleave) and cancels the rest; the client and the upstream are closed after that.
+interleave) and cancels the rest; the client and the upstream are closed after that. A failed
+send to the client decides nothing: the client's ``websocket.disconnect``, which the client
+pump reads, says how the client went (its close frame's code, or a lost connection).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
-from starlette.types import Receive, Send
+from starlette.types import Message, Receive, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .._secrets import MASK, redact
@@ -52,6 +54,9 @@ FORWARD_AT_ONCE = "agent_rt.relay.forward_at_once"
 _CLIENT_ACTS_ON = frozenset({"session.update", "response.create"})
 _LOST = frozenset({1005, 1006, 1015})  # codes that say "no close frame": never sent in one
 _CLOSE_REASON_BYTES = 123
+#: How long the upstream pump, unable to send to the client, waits for the client pump to read how
+#: the client went (see ``RelaySession._client_unreachable``) before recording 1006 itself.
+CLIENT_SAYS_WITHIN = 5.0
 
 
 def close_reason(text: str) -> str:
@@ -206,25 +211,38 @@ class RelaySession:
     # -- sending to the client ------------------------------------------------------------------
 
     async def send_client(self, text: str) -> bool:
-        """Send a frame to the client; False (and the session ends) if the client is gone.
+        """Send a frame to the client; False if the client is gone (the session goes on for now).
 
-        Two tasks may send (the upstream pump, and the client pump's error events) without a
-        lock: an ASGI server writes each ``websocket.send`` message as one whole frame.
+        A failed send does not decide how the session ends: the client's close frame may be what
+        made it fail, and its code is in the ``websocket.disconnect`` message the client pump has
+        yet to read. Two tasks may send (the upstream pump, and the client pump's error events)
+        without a lock: an ASGI server writes each ``websocket.send`` message as one whole frame.
         """
         try:
             await self._send({"type": "websocket.send", "text": text})
         except (WebSocketDisconnect, OSError, RuntimeError):
-            self.finish(1006, "client gone", "client")
             return False
         return True
 
     async def send_error(
         self, code: str, message: str, *, param: str | None = None, event_id: Any = None
-    ) -> None:
+    ) -> bool:
         self.relay.metrics.events_refused[code] += 1
-        await self.send_client(
+        return await self.send_client(
             relay_error(code, message, param=param, event_id=event_id if isinstance(event_id, str) else None)
         )
+
+    async def _client_unreachable(self) -> None:
+        """The upstream pump cannot send to the client: let the client pump say how it went.
+
+        The ASGI server queues ``websocket.disconnect`` (with the close frame's code, or the
+        connection's loss) before a send can fail, or when the connection is gone; the client
+        pump reads it after the frames the client sent before it, and its :meth:`finish` cancels
+        this wait. Recording "client gone" here would race that read (a client closing with 1000
+        while deltas stream would be logged 1006). The bound is for a server that never says.
+        """
+        await anyio.sleep(CLIENT_SAYS_WITHIN)
+        self.finish(1006, "client gone", "client")
 
     # -- client to upstream --------------------------------------------------------------------
 
@@ -261,6 +279,11 @@ class RelaySession:
             self.finish(L.CLOSE_UPSTREAM, "upstream connection lost", "upstream")
         else:
             self.finish(code, exc.reason or f"upstream closed with code {code}", "upstream")
+
+    def _client_closed(self, message: Message) -> None:
+        """The client's ``websocket.disconnect``: its close frame's code, 1006 if it just vanished."""
+        code = int(message.get("code") or 1005)
+        self.finish(code, "client connection lost" if code == 1006 else "client closed", "client")
 
     async def _from_client(self) -> None:
         """The client pump; plain events may skip it (see :meth:`_forward_at_once`)."""
@@ -354,7 +377,7 @@ class RelaySession:
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
-                self.finish(int(message.get("code") or 1005), "client closed", "client")
+                self._client_closed(message)
                 return
             text = message.get("text")
             now = self.clock()
@@ -528,11 +551,14 @@ class RelaySession:
             if debug:
                 debug_logger.debug("upstream -> client %s", describe_frame(frame))
             if not await self.send_client(frame):
+                await self._client_unreachable()
                 return
             if kind == "response.done" and self._budget_spent():
                 # With turn detection the server starts responses by itself: the session ends
                 # after the response that spent the budget, not at the next response.create.
-                await self.send_error("relay_budget_spent", self._budget_message())
+                if not await self.send_error("relay_budget_spent", self._budget_message()):
+                    await self._client_unreachable()
+                    return
                 self.finish(L.CLOSE_POLICY, "token budget spent", "relay")
                 return
 

@@ -195,8 +195,9 @@ class HoldingProxy:
     It makes an interleaving certain that timing alone would make only likely: while held, what
     the relay sends still reaches the upstream and the upstream still answers (``sent`` and
     ``received`` record both as they pass the proxy, :meth:`wait_for` waits for one), but the
-    answers wait in the proxy until :meth:`let_go`. Run it in the test's task group with
-    ``await tasks.start(proxy.run)``; ``url`` is then the relay's upstream.
+    answers wait in the proxy until :meth:`let_go` (``passed`` records them as they go on). Run
+    it in the test's task group with ``await tasks.start(proxy.run)``; ``url`` is then the
+    relay's upstream.
     """
 
     def __init__(self, upstream_url: str) -> None:
@@ -204,9 +205,11 @@ class HoldingProxy:
         self.port = 0
         self.sent: list[dict[str, Any]] = []
         self.received: list[dict[str, Any]] = []
+        self.passed: list[dict[str, Any]] = []
         self._changed = anyio.Event()
         self._open = anyio.Event()
         self._open.set()
+        self._quota = math.inf  # frames that may pass before the proxy holds again
 
     @property
     def url(self) -> str:
@@ -214,10 +217,13 @@ class HoldingProxy:
 
     def hold(self) -> None:
         """From now on the upstream's frames wait in the proxy (those already passed are gone)."""
+        self._quota = 0
         self._open = anyio.Event()
 
-    def let_go(self) -> None:
-        """Pass the held frames on, in order, and the later ones as they come."""
+    def let_go(self, frames: float = math.inf) -> None:
+        """Pass the held frames on, in order, and the later ones as they come; only ``frames``
+        of them, then hold again, if given."""
+        self._quota = frames
         self._open.set()
 
     async def wait_for(
@@ -256,8 +262,13 @@ class HoldingProxy:
                 tasks.start_soon(self._to_upstream, relay_side, upstream, tasks.cancel_scope)
                 tasks.start_soon(self._from_upstream, upstream, held_in)
                 async for text in held_out:  # the upstream's frames, in order, once let go
-                    await self._open.wait()
+                    while self._quota <= 0:
+                        await self._open.wait()
+                    self._quota -= 1
+                    if self._quota <= 0:
+                        self._open = anyio.Event()
                     await relay_side.send_text(text)
+                    self._record(self.passed, text)
                 tasks.cancel_scope.cancel()
         except ConnectionClosedError:
             pass
