@@ -36,8 +36,17 @@ HIGH_MESSAGES = 16
 #: Bytes waiting for the app before the socket is paused (one large event pauses it at once).
 HIGH_BYTES = 2**20
 
-_UVICORN_METHODS = ("send_receive_event_to_app", "receive", "handle_connect")
-_UVICORN_ATTRIBUTES = ("queue", "read_paused", "transport", "frames", "curr_msg_data_type", "close_sent")
+_UVICORN_METHODS = ("send_receive_event_to_app", "receive", "handle_connect", "connection_lost")
+_UVICORN_ATTRIBUTES = (
+    "queue",
+    "read_paused",
+    "transport",
+    "frames",
+    "curr_msg_data_type",
+    "close_sent",
+    "conn",
+    "handshake_complete",
+)
 
 logger = logging.getLogger("agent_rt.relay")
 
@@ -65,6 +74,15 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)
         if self._bounded and scope is not None:
             scope.setdefault("extensions", {})[FORWARD_AT_ONCE] = self._install_forward
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # uvicorn reports a connection lost without a close frame as 1005, the code of a close
+        # frame without a status; RFC 6455 (7.1.5) says 1006, and the relay's session line should
+        # tell a vanished client from one that closed. Queued before uvicorn's own message, which
+        # the app then never reads; a close frame that did arrive has queued its code already.
+        if self._bounded and self.handshake_complete and self.conn.close_rcvd is None:
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1006})
+        super().connection_lost(exc)
 
     def _install_forward(self, forward: Callable[[str], bool] | None) -> None:
         self._forward = forward

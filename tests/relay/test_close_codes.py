@@ -188,10 +188,6 @@ async def test_a_failed_forward_after_the_close_frame_keeps_the_clients_code() -
     assert dict(relay.relay.metrics.closes) == {1000: 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn queues 1005 for a lost connection; RelayWebSocketProtocol.connection_lost must say 1006",
-)
 @pytest.mark.parametrize("reset", [False, True], ids=["eof", "reset"])
 async def test_a_client_gone_without_a_close_frame_is_recorded_1006(reset: bool) -> None:
     """Killed mid-response (no close frame, a FIN or a reset): 1006, as RFC 6455 says."""
