@@ -146,20 +146,6 @@ class AsyncioUpstream(asyncio.Protocol):
             if self._lost.done():
                 raise closed_error(self._protocol, closed=True)
 
-    def writable_now(self) -> bool:
-        """Whether :meth:`send_text_now` may send: open, and the transport not paused."""
-        writable = self._writable
-        return (
-            self._protocol.state is State.OPEN
-            and not self._lost.done()
-            and (writable is None or writable.done())
-        )
-
-    def send_text_now(self, text: str) -> None:
-        """Send at once, from a callback; only when :meth:`writable_now` has just said so."""
-        self._protocol.send_text(text.encode())
-        self._write_pending()
-
     def receive_queued(self) -> str | bytes | None:
         """A whole message already read, or ``None``; never blocks."""
         if not self._messages:

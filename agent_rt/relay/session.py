@@ -1,9 +1,7 @@
 """One relayed session: two pumps and a watchdog between a client WebSocket and the upstream.
 
 The per-frame path is short on purpose: a size check, a token bucket, :func:`peek_type` (no
-parsing of audio payloads), a set lookup for the allow-list, then the frame goes on untouched;
-under the relay's uvicorn protocol such a frame is forwarded from the server's read callback,
-without waking the pump (:meth:`RelaySession._forward_at_once`).
+parsing of audio payloads), a set lookup for the allow-list, then the frame goes on untouched.
 Only the few event types the relay acts on are parsed (``session.update`` and
 ``response.create`` from the client; ``error`` and ``response.done`` from the upstream, plus
 what the server-side tools need).
@@ -37,7 +35,7 @@ from .auth import Identity
 from .debuglog import describe_frame
 from .peek import peek_type
 from .policy import merge_tools, relay_error, strip_locked, strip_model
-from .upstream import SendsAtOnce, UpstreamConnection
+from .upstream import UpstreamConnection
 from .usage import usage_of
 
 if TYPE_CHECKING:
@@ -46,10 +44,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("agent_rt.relay")
 debug_logger = logging.getLogger("agent_rt.relay.events")
-
-#: The ASGI scope extension through which a server offers to call :meth:`RelaySession._forward_at_once`
-#: from its read callback: a callable taking the function (or None, to take it back).
-FORWARD_AT_ONCE = "agent_rt.relay.forward_at_once"
 
 _CLIENT_ACTS_ON = frozenset({"session.update", "response.create"})
 _LOST = frozenset({1005, 1006, 1015})  # codes that say "no close frame": never sent in one
@@ -286,94 +280,14 @@ class RelaySession:
         self.finish(code, "client connection lost" if code == 1006 else "client closed", "client")
 
     async def _from_client(self) -> None:
-        """The client pump; plain events may skip it (see :meth:`_forward_at_once`)."""
-        install = self._at_once_installer()
-        if install is None:
-            await self._pump_client()
-            return
-        install(self._forward_at_once)
-        try:
-            await self._pump_client()
-        finally:
-            install(None)
-
-    def _at_once_installer(self) -> Callable[[Callable[[str], bool] | None], None] | None:
-        """The server's hook for :meth:`_forward_at_once` (the relay's uvicorn protocol has one)."""
-        if not isinstance(self.upstream, SendsAtOnce):
-            return None
-        extensions = self.client.scope.get("extensions") or {}
-        install = extensions.get(FORWARD_AT_ONCE)
-        return install if callable(install) else None
-
-    def _forward_at_once(self, text: str) -> bool:
-        """Forward a plain event straight from the server's read callback; False: the pump takes it.
-
-        The server calls this only while the pump waits for a message and none is queued, so
-        order is kept. It does what the pump does for an event the relay only checks and passes
-        on, and nothing that can refuse or end the session: anything else (an event to refuse,
-        one the relay acts on, a limit reached, an upstream that is not writable) returns False
-        before any state changes, and the pump handles it as it would have. It saves the pump's
-        wake-up per frame: at real-time audio, one every 20 ms per session.
-        """
-        if self.ending is not None:
-            return False
-        kind = peek_type(text)
-        if kind is None or not self._passes_untouched(kind):
-            return False
-        upstream = self.upstream
-        assert isinstance(upstream, SendsAtOnce)
-        if self._too_big(text) is not None or not upstream.writable_now():
-            return False
-        now = self.clock()
-        if self._over_rate(now) is not None:
-            return False
-        self.last_activity = now
-        self._account_in(text)
-        if self.relay.debug:
-            debug_logger.debug("client -> upstream %s", describe_frame(text))
-        upstream.send_text_now(text)
-        return True
-
-    def _passes_untouched(self, kind: str) -> bool:
-        """Whether an event of this type goes upstream as it is, with no answer from the relay."""
-        allowed = self.relay.allowed_events
-        if allowed is not None and kind not in allowed:
-            return False
-        if kind in _CLIENT_ACTS_ON:
-            return False
-        return self.tools is None or not self.tools.answers.expecting
-
-    def _too_big(self, text: str) -> tuple[int, str] | None:
-        """The close code and reason if ``text`` is over the event size limit."""
-        size = len(text)
-        max_chars = self.relay.limits.max_event_bytes
-        if size > max_chars or (size * 4 > max_chars and len(text.encode()) > max_chars):
-            return L.CLOSE_TOO_BIG, f"an event may be at most {max_chars} bytes"
-        return None
-
-    def _over_rate(self, now: float) -> tuple[int, str] | None:
-        """The close code and reason if an event now is over the rate limit; else takes a token.
-
-        A refused event takes no token, so the pump may ask again for an event the fast path left.
-        """
-        if self._limiter is not None and not self._limiter.allow(now):
-            return (
-                L.CLOSE_POLICY,
-                f"over the limit of {self.relay.limits.events_per_second:g} events per second",
-            )
-        return None
-
-    def _account_in(self, text: str) -> None:
-        size = len(text)
-        self.stats.frames_in += 1
-        self.stats.bytes_in += size
-        metrics = self.relay.metrics
-        metrics.frames["client"] += 1
-        metrics.bytes["client"] += size
-
-    async def _pump_client(self) -> None:
         receive = self._receive
-        debug = self.relay.debug
+        relay = self.relay
+        limits = relay.limits
+        max_chars = limits.max_event_bytes
+        allowed = relay.allowed_events
+        metrics = relay.metrics
+        debug = relay.debug
+        tools = self.tools
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
@@ -387,11 +301,18 @@ class RelaySession:
                     "relay_binary_frame", "Realtime events are JSON text frames, not binary"
                 )
                 continue
-            over = self._too_big(text) or self._over_rate(now)
-            if over is not None:
-                self.finish(*over, "relay")
+            size = len(text)
+            if size > max_chars or (size * 4 > max_chars and len(text.encode()) > max_chars):
+                self.finish(L.CLOSE_TOO_BIG, f"an event may be at most {max_chars} bytes", "relay")
                 return
-            self._account_in(text)
+            if self._limiter is not None and not self._limiter.allow(now):
+                rate = limits.events_per_second
+                self.finish(L.CLOSE_POLICY, f"over the limit of {rate:g} events per second", "relay")
+                return
+            self.stats.frames_in += 1
+            self.stats.bytes_in += size
+            metrics.frames["client"] += 1
+            metrics.bytes["client"] += size
             kind = peek_type(text)
             if kind is None:
                 await self.send_error(
@@ -400,36 +321,29 @@ class RelaySession:
                     param="type",
                 )
                 continue
-            if not self._passes_untouched(kind):
-                forward = await self._screen(kind, text)
-                if forward is None:
+            if allowed is not None and kind not in allowed:
+                await self.send_error(
+                    "relay_event_not_allowed",
+                    f"this relay does not forward events of type {kind!r}",
+                    param="type",
+                    event_id=_event_id(text),
+                )
+                continue
+            if tools is not None and tools.answers.expecting and not self._forwards_answer(kind, text):
+                self.relay.metrics.events_dropped["relay_answers_the_call"] += 1
+                continue
+            if kind in _CLIENT_ACTS_ON:
+                rewritten = await self._act_on_client(kind, text)
+                if rewritten is None:
                     if self.ending is not None:
                         return
                     continue
-                text = forward
-            if debug:
+                text = rewritten
+            if debug:  # what goes upstream: refused events are not, rewritten ones as rewritten
                 debug_logger.debug("client -> upstream %s", describe_frame(text))
             await self._send_upstream(text)
             if self.ending is not None:
                 return
-
-    async def _screen(self, kind: str, text: str) -> str | None:
-        """An event that does not pass untouched: refused (None), dropped (None) or rewritten."""
-        allowed = self.relay.allowed_events
-        if allowed is not None and kind not in allowed:
-            await self.send_error(
-                "relay_event_not_allowed",
-                f"this relay does not forward events of type {kind!r}",
-                param="type",
-                event_id=_event_id(text),
-            )
-            return None
-        if self.tools is not None and self.tools.answers.expecting and not self._forwards_answer(kind, text):
-            self.relay.metrics.events_dropped["relay_answers_the_call"] += 1
-            return None
-        if kind in _CLIENT_ACTS_ON:
-            return await self._act_on_client(kind, text)
-        return text
 
     def _forwards_answer(self, kind: str, text: str) -> bool:
         """False for a client's answer to a call the relay answers (see ``ClientAnswers``)."""

@@ -10,7 +10,7 @@ import asyncio
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .. import transport
@@ -48,15 +48,6 @@ class UpstreamConnection(Protocol):
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
     async def abort(self) -> None: ...
-
-
-@runtime_checkable
-class SendsAtOnce(Protocol):
-    """An upstream that can take a frame synchronously (the asyncio driver, when not paused)."""
-
-    def writable_now(self) -> bool: ...
-
-    def send_text_now(self, text: str) -> None: ...
 
 
 def on_asyncio() -> bool:

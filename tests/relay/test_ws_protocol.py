@@ -17,7 +17,6 @@ from websockets.client import ClientProtocol
 from websockets.uri import parse_uri
 
 from agent_rt.relay.serving import make_server, relay_ws_protocol
-from agent_rt.relay.session import FORWARD_AT_ONCE
 from agent_rt.relay.ws_protocol import HIGH_BYTES, HIGH_MESSAGES, RelayWebSocketProtocol
 
 from .recording_transport import RecordingTransport
@@ -35,8 +34,6 @@ class Harness:
 
     def __init__(self) -> None:
         self.accepted = asyncio.Event()
-        self.waiting = asyncio.Event()
-        self.scope: Any = None
         self.wanted: asyncio.Queue[int] = asyncio.Queue()
         self.received: list[dict[str, Any]] = []
         self.read_done: asyncio.Queue[int] = asyncio.Queue()
@@ -49,7 +46,6 @@ class Harness:
         self.client = ClientProtocol(parse_uri("ws://127.0.0.1:8000/v1/realtime"))
 
     async def app(self, scope: Any, receive: Any, send: Any) -> None:
-        self.scope = scope
         assert (await receive())["type"] == "websocket.connect"
         await send({"type": "websocket.accept"})
         self.accepted.set()
@@ -58,9 +54,7 @@ class Harness:
             if count < 0:
                 return
             for _ in range(count):
-                self.waiting.set()  # in this same step the app goes on to wait in receive()
                 self.received.append(await receive())
-                self.waiting.clear()
             self.read_done.put_nowait(count)
 
     async def open(self) -> None:
@@ -77,18 +71,7 @@ class Harness:
 
     async def app_reads(self, count: int) -> None:
         self.wanted.put_nowait(count)
-        await self.reads_finish(count)
-
-    async def reads_finish(self, count: int) -> None:
         assert await asyncio.wait_for(self.read_done.get(), 10) == count
-
-    async def app_waits(self) -> None:
-        """Let the app wait in receive() for one message."""
-        self.wanted.put_nowait(1)
-        await asyncio.wait_for(self.waiting.wait(), 10)
-
-    def install(self, forward: Any) -> None:
-        self.scope["extensions"][FORWARD_AT_ONCE](forward)
 
     def texts(self) -> list[str]:
         return [message["text"] for message in self.received]
@@ -151,91 +134,6 @@ async def test_queued_bytes_pause_reading_before_the_message_count_does(harness:
     assert harness.transport.reading
     await harness.app_reads(1)
     assert harness.texts()[-1] == "{}"
-
-
-class Forwarder:
-    """Takes the messages it is offered while ``accepting``; raises on demand."""
-
-    def __init__(self) -> None:
-        self.offered: list[str] = []
-        self.accepting = True
-        self.fail = False
-
-    def __call__(self, text: str) -> bool:
-        self.offered.append(text)
-        if self.fail:
-            raise RuntimeError("a bug in the forwarder")
-        return self.accepting
-
-
-async def test_a_message_goes_to_the_forwarder_only_while_the_app_waits_with_nothing_queued(
-    harness: Harness,
-) -> None:
-    forwarder = Forwarder()
-    harness.install(forwarder)
-    first, second, third = _numbered(3)
-    harness.protocol.data_received(harness.frames(first))  # the app is not waiting: queued
-    assert forwarder.offered == []
-    await harness.app_reads(1)
-    await harness.app_waits()
-    harness.protocol.data_received(harness.frames(second))  # taken at once, never queued
-    assert forwarder.offered == [second]
-    assert harness.protocol.queue.empty()
-    forwarder.accepting = False
-    harness.protocol.data_received(harness.frames(third))  # refused: the app gets it
-    await harness.reads_finish(1)
-    assert forwarder.offered == [second, third]
-    assert harness.texts() == [first, third]
-
-
-async def test_messages_behind_a_queued_one_are_queued_too(harness: Harness) -> None:
-    forwarder = Forwarder()
-    harness.install(forwarder)
-    await harness.app_waits()
-    forwarder.accepting = False
-    sent = list(_numbered(3))
-    harness.protocol.data_received(harness.frames(*sent))  # one chunk: the first is refused
-    assert forwarder.offered == sent[:1]
-    await harness.reads_finish(1)
-    await harness.app_reads(2)
-    assert harness.texts() == sent
-
-
-async def test_binary_messages_and_an_uninstalled_forwarder_leave_messages_to_the_app(
-    harness: Harness,
-) -> None:
-    forwarder = Forwarder()
-    harness.install(forwarder)
-    await harness.app_waits()
-    harness.client.send_binary(b"\x00\x01")
-    harness.protocol.data_received(b"".join(harness.client.data_to_send()))
-    await harness.reads_finish(1)
-    assert harness.received[-1]["bytes"] == b"\x00\x01"
-    harness.install(None)
-    await harness.app_waits()
-    (text,) = _numbered(1)
-    harness.protocol.data_received(harness.frames(text))
-    await harness.reads_finish(1)
-    assert forwarder.offered == []
-    assert harness.received[-1]["text"] == text
-
-
-async def test_a_failing_forwarder_is_dropped_and_the_app_gets_every_message(
-    harness: Harness, caplog: pytest.LogCaptureFixture
-) -> None:
-    forwarder = Forwarder()
-    forwarder.fail = True
-    harness.install(forwarder)
-    await harness.app_waits()
-    first, second = _numbered(2)
-    harness.protocol.data_received(harness.frames(first))
-    await harness.reads_finish(1)
-    await harness.app_waits()
-    harness.protocol.data_received(harness.frames(second))
-    await harness.reads_finish(1)
-    assert forwarder.offered == [first]  # offered once, then no more
-    assert harness.texts() == [first, second]
-    assert "forwarding an event at once failed" in caplog.text
 
 
 async def test_the_relay_runs_under_this_protocol() -> None:
