@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bench.p6_relay import _process, _realtime_sessions, _round_trips, _throughput
+from bench.p6_relay import _process, _realtime_sessions, _round_trips, _throughput, paired_sessions
 
 
 def test_p6_drives_both_forwarders_end_to_end() -> None:
@@ -25,3 +25,15 @@ def test_p6_drives_both_forwarders_end_to_end() -> None:
                 assert run.streaming_cpu >= 0
                 assert run.setup_cpu >= 0
                 assert run.lag_p99_ms >= 0
+
+
+def test_sessions_per_core_is_the_median_of_the_paired_rounds_ratios() -> None:
+    results = {
+        "relay": {"rounds": [(300.0, 5.0), (200.0, 6.0), (390.0, 4.0)]},
+        "bare": {"rounds": [(300.0, 5.0), (250.0, 7.0), (300.0, 4.0)]},
+    }
+    paired = paired_sessions(results)
+    assert paired["ratio"] == 1.0  # ratios 1.0, 0.8, 1.3: the round with a busy machine hits both
+    assert (paired["low"], paired["high"], paired["rounds"]) == (0.8, 1.3, 3)
+    assert (paired["relay"], paired["bare"]) == (300.0, 300.0)
+    assert (paired["relay_lag"], paired["bare_lag"]) == (5.0, 5.0)
