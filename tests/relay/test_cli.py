@@ -50,6 +50,11 @@ class CommandOutput:
         self._changed.set()
         self._changed = anyio.Event()
 
+    def end(self) -> None:
+        """The command's output has ended: a waiter for a line that never came fails now."""
+        self.ended.set()
+        self._changed.set()
+
     def count(self, text: str) -> int:
         return sum(text in line for line in self.lines)
 
@@ -101,7 +106,7 @@ async def command_process(
         async with anyio.create_task_group() as readers:
             readers.start_soon(read, process.stdout)
             readers.start_soon(read, process.stderr)
-        output.ended.set()
+        output.end()
 
     try:
         async with anyio.create_task_group() as tasks:
