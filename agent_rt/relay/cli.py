@@ -330,10 +330,13 @@ async def _serve_workers(
                     "--timeout-graceful-shutdown",
                     str(args.timeout_graceful_shutdown),
                 ]
-                process = await anyio.open_process(
-                    command, env=env, stdin=None, stdout=None, stderr=None, pass_fds=[listener.fileno()]
-                )
-                processes.append(process)
+                # Shielded: a signal while the child starts must not leave it running unrecorded
+                # (the finally below stops whatever is in ``processes``).
+                with anyio.CancelScope(shield=True):
+                    process = await anyio.open_process(
+                        command, env=env, stdin=None, stdout=None, stderr=None, pass_fds=[listener.fileno()]
+                    )
+                    processes.append(process)
             code = await processes[0].wait()
             tasks.cancel_scope.cancel()
         finally:
