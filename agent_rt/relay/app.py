@@ -35,7 +35,7 @@ from ..tools import Tool, ToolRegistry
 from .auth import BETA_SUBPROTOCOL, Authenticator, AuthHook, Identity, offered_subprotocols
 from .limits import CLOSE_GOING_AWAY, CLOSE_TRY_LATER, CLOSE_UPSTREAM, Limits, SessionSlots, SlotTicket
 from .metrics import RelayMetrics
-from .policy import CLIENT_EVENT_TYPES, locked_session, wire_lock
+from .policy import CLIENT_EVENT_TYPES, locked_session, merge_tools, wire_lock
 from .session import RelaySession, close_reason
 from .upstream import (
     DEFAULT_KEY_ENV,
@@ -180,8 +180,10 @@ class Relay:
             await self._all_closed.wait()
 
     def _tools_changed(self) -> None:
-        """MCP tools came or went: new sessions get the new definitions (open ones keep theirs)."""
+        """MCP tools came or went: new sessions get the new definitions, open ones an update."""
         self.tool_definitions = self.tools.definitions() if self.tools is not None else []
+        for session in list(self._sessions):
+            session.relay_tools_changed()
 
     @property
     def embedded_server(self) -> LocalRealtimeServer | None:
@@ -209,6 +211,21 @@ class Relay:
             base = list(locked_tools) if isinstance(locked_tools, list) else []
             session["tools"] = base + self.tool_definitions
         return None if session is None else {"type": "session.update", "session": session}
+
+    def tools_update(self, client_tools: list[Any] | None, *, beta: bool) -> dict[str, Any]:
+        """The ``session.update`` giving an open session the relay's tools as they are now.
+
+        The session keeps what it has besides: the locked tools, else the tools of the client's
+        last ``session.update`` (``client_tools``), whose definitions win over the relay's.
+        """
+        session: dict[str, Any] = {} if beta else {"type": "realtime"}
+        locked = self._locks[beta].get("tools")
+        if isinstance(locked, list):
+            session["tools"] = list(locked) + self.tool_definitions
+        else:
+            session["tools"] = list(client_tools or [])
+            merge_tools(session, self.tool_definitions)
+        return {"type": "session.update", "session": session}
 
     # -- upstream ------------------------------------------------------------------------------------
 

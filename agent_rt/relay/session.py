@@ -119,6 +119,8 @@ class RelaySession:
         self._budget = relay.budget_for(identity)
         self._models = relay.models_for(identity)
         self._tasks: anyio.abc.TaskGroup | None = None
+        self._client_tools: list[Any] | None = None
+        """The tools of the client's last ``session.update`` (before the relay added its own)."""
         self.tools: SessionTools | None = None
         if relay.tools is not None:
             from .tools import SessionTools
@@ -201,6 +203,18 @@ class RelaySession:
                 self.relay.on_session_end(record)
             except Exception:  # an observer's bug must not break the relay
                 logger.exception("relay: on_session_end failed")
+
+    def relay_tools_changed(self) -> None:
+        """The relay's tools changed (an MCP server's list did): the upstream session is told."""
+        if self.ending is None and self._tasks is not None:
+            self._tasks.start_soon(self._send_relay_tools)
+
+    async def _send_relay_tools(self) -> None:
+        relay = self.relay
+        update = relay.tools_update(self._client_tools, beta=self.beta)
+        if self.tools is not None:
+            self.tools.declare(relay.tool_definitions)
+        await self._send_upstream(json.dumps(update))
 
     # -- sending to the client ------------------------------------------------------------------
 
@@ -411,6 +425,8 @@ class RelaySession:
                 param="session.model",
                 event_id=event_id,
             )
+        if isinstance(session.get("tools"), list):
+            self._client_tools = list(session["tools"])
         theirs = merge_tools(session, relay.tool_definitions)
         if self.tools is not None:
             self.tools.declare(relay.tool_definitions)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from agent_rt.errors import ConnectionClosedError
 from agent_rt.relay import Identity, Limits, create_relay_app
 
 from .helpers import SessionEnds, peer, running
@@ -48,7 +49,10 @@ async def test_too_many_events_per_second_closes_with_1008() -> None:
         async with peer(relay.url, token=TOKEN) as client:
             await client.until("session.created")
             for _ in range(30):
-                await client.send("input_audio_buffer.clear")
+                try:
+                    await client.send("input_audio_buffer.clear")
+                except ConnectionClosedError:
+                    break  # the relay may close before the client has sent them all
             closed = await client.closed()
     assert (closed.code, closed.reason) == (1008, "over the limit of 2 events per second")
     assert 5 <= relay.relay.metrics.frames["client"] < 30

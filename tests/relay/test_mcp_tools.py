@@ -163,3 +163,49 @@ def test_bad_configurations_fail_when_the_app_is_made() -> None:
     app = create_relay_app(mcp_servers=None)  # None is no servers: the environment is not read
     assert app.state.relay.mcp is None
     assert app.state.relay.tools is None
+
+
+def _tool_names(event: dict[str, Any]) -> list[str]:
+    return [tool["name"] for tool in event["session"]["tools"]]
+
+
+async def test_open_sessions_get_the_tools_an_mcp_server_adds_and_keep_the_clients() -> None:
+    scenario = {
+        "rules": [
+            {"match": "grow", "calls": [{"name": "grow", "arguments": {}}], "after_output": "grown"},
+            {
+                "match": "times",
+                "calls": [{"name": "multiply", "arguments": {"a": 6, "b": 7}}],
+                "after_output": "{multiply}",
+            },
+        ]
+    }
+    config = {"mcpServers": {"calc": stdio_server(new_marker())}}
+    app = create_relay_app(tokens=[TOKEN], mcp_servers=config, scenario=scenario)
+    mine = {
+        "type": "function",
+        "name": "client_side",
+        "description": "A tool the page answers.",
+        "parameters": {"type": "object", "properties": {}},
+    }
+    with running(app) as relay:
+        async with peer(relay.url, token=TOKEN) as client:
+            await client.until("session.created")
+            assert "multiply" not in _tool_names(await client.until("session.updated"))
+            await client.send("session.update", session={"type": "realtime", "tools": [mine]})
+            assert _tool_names(await client.until("session.updated"))[0] == "client_side"
+            events, _ = await _turn(client, "grow", 2)  # the relay answers grow: the server adds multiply
+            updates = [_tool_names(e) for e in events if e["type"] == "session.updated"]
+            with anyio.fail_after(10):
+                while not any("multiply" in names for names in updates):
+                    updates.append(_tool_names(await client.until("session.updated")))
+            names = next(names for names in updates if "multiply" in names)
+            assert names[0] == "client_side"
+            assert {"grow", "add"} <= set(names)
+            _, (call, answer) = await _turn(client, "times", 2)
+            assert call["response"]["output"][0]["name"] == "multiply"
+            assert "42" in json.dumps(answer["response"]["output"])
+        # A session opened now gets the tool from the start.
+        async with peer(relay.url, token=TOKEN) as client:
+            await client.until("session.created")
+            assert "multiply" in _tool_names(await client.until("session.updated"))

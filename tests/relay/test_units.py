@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agent_rt.relay import create_relay_app
 from agent_rt.relay.limits import Limits, RateLimiter, SessionSlots, SlotTicket
 from agent_rt.relay.peek import peek_type
 from agent_rt.relay.policy import locked_session, merge_tools, strip_locked, strip_model, wire_lock
@@ -21,6 +22,7 @@ from agent_rt.relay.upstream import (
     session_url,
 )
 from agent_rt.relay.usage import UsageLedger, usage_of
+from agent_rt.tools import ToolRegistry, function_tool
 
 AUDIO = "QUJD" * 3000
 
@@ -164,6 +166,29 @@ def test_merge_tools_keeps_the_clients_definitions_and_adds_the_relays_others() 
     untouched: dict[str, Any] = {"instructions": "x"}
     assert merge_tools(untouched, ours) is None
     assert untouched == {"instructions": "x"}
+
+
+def test_the_tools_update_of_an_open_session_keeps_the_locked_or_the_clients_tools() -> None:
+    registry = ToolRegistry()
+
+    @function_tool
+    def relay_side(text: str) -> str:
+        """Answered by the relay."""
+        return text
+
+    registry.add(relay_side)
+    relay = create_relay_app(tools=registry).state.relay
+    mine = {"type": "function", "name": "relay_side", "parameters": {}}
+    update = relay.tools_update([mine, {"type": "function", "name": "other"}], beta=False)
+    assert update["type"] == "session.update"
+    assert update["session"]["type"] == "realtime"
+    assert update["session"]["tools"] == [mine, {"type": "function", "name": "other"}]  # the client's win
+    assert [t["name"] for t in relay.tools_update(None, beta=True)["session"]["tools"]] == ["relay_side"]
+    assert "type" not in relay.tools_update(None, beta=True)["session"]
+    fixed = {"type": "function", "name": "fixed", "parameters": {}}
+    locked = create_relay_app(tools=registry, session_lock={"tools": [fixed]}).state.relay
+    names = [t["name"] for t in locked.tools_update([mine], beta=False)["session"]["tools"]]
+    assert names == ["fixed", "relay_side"]
 
 
 def test_upstream_resolution_and_urls(monkeypatch: pytest.MonkeyPatch) -> None:
