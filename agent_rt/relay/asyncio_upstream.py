@@ -40,6 +40,7 @@ from ..transport import (
     invalid_handshake,
     rejected,
 )
+from .client_frames import MaskSource, masked_text_frame
 
 #: Reading from the socket pauses above this many unread messages, and resumes at QUEUE_LOW.
 QUEUE_HIGH = 64
@@ -63,6 +64,7 @@ class AsyncioUpstream(asyncio.Protocol):
         self._lost: asyncio.Future[None] = loop.create_future()
         self._readable: asyncio.Future[None] | None = None
         self._writable: asyncio.Future[None] | None = None
+        self._masks = MaskSource()
         self._reading_paused = False
 
     # -- asyncio.Protocol -------------------------------------------------------------------------
@@ -136,10 +138,15 @@ class AsyncioUpstream(asyncio.Protocol):
         return self._lost.done() or self._protocol.state is State.CLOSED
 
     async def send_text(self, text: str) -> None:
-        if self._protocol.state is not State.OPEN:
-            raise closed_error(self._protocol, closed=self.closed)
-        self._protocol.send_text(text.encode())
-        self._write_pending()
+        protocol = self._protocol
+        if protocol.state is not State.OPEN:
+            raise closed_error(protocol, closed=self.closed)
+        transport = self._transport
+        if protocol.extensions or transport is None:  # none is offered; kept general all the same
+            protocol.send_text(text.encode())
+            self._write_pending()
+        elif not transport.is_closing():
+            transport.write(masked_text_frame(text.encode(), self._masks.take()))
         writable = self._writable
         if writable is not None and not writable.done():
             await asyncio.shield(writable)  # a cancelled sender must not cancel the others' wait
