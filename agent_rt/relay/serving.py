@@ -44,17 +44,19 @@ class RelayServer(uvicorn.Server):
             self.on_started()
 
 
+def uvicorn_options(graceful_seconds: int) -> dict[str, Any]:
+    """What every uvicorn running the relay is given: one process here, or the workers' launcher."""
+    return {
+        "ws": relay_ws_protocol(),
+        "ws_max_size": WS_MAX_SIZE,
+        "access_log": False,
+        "timeout_graceful_shutdown": graceful_seconds,
+    }
+
+
 def make_server(
     app: Any, *, graceful_seconds: int, on_started: Callable[[], None] | None = None
 ) -> RelayServer:
     """The uvicorn server for a relay app, as ``agent-rt relay`` and ``agent-rt console`` run it."""
-    config = uvicorn.Config(
-        app,
-        ws=relay_ws_protocol(),
-        ws_max_size=WS_MAX_SIZE,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=graceful_seconds,
-    )
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", **uvicorn_options(graceful_seconds))
     return RelayServer(config, on_started=on_started)

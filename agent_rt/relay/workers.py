@@ -36,17 +36,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     import uvicorn
 
-    from .serving import WS_MAX_SIZE, relay_ws_protocol
+    from .serving import uvicorn_options
 
     uvicorn.run(
         APP,
         factory=True,
         fd=args.fd,
         workers=args.workers,
-        ws=relay_ws_protocol(),
-        ws_max_size=WS_MAX_SIZE,
-        timeout_graceful_shutdown=args.timeout_graceful_shutdown,
-        access_log=False,
+        **uvicorn_options(args.timeout_graceful_shutdown),
     )
 
 
