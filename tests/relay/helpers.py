@@ -13,7 +13,7 @@ import json
 import math
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,8 +196,7 @@ class HoldingProxy:
     the relay sends still reaches the upstream and the upstream still answers (``sent`` and
     ``received`` record both as they pass the proxy, :meth:`wait_for` waits for one), but the
     answers wait in the proxy until :meth:`let_go` (``passed`` records them as they go on). Run
-    it in the test's task group with ``await tasks.start(proxy.run)``; ``url`` is then the
-    relay's upstream.
+    it with :func:`holding_proxy`; ``url`` is then the relay's upstream.
     """
 
     def __init__(self, upstream_url: str) -> None:
@@ -297,3 +296,13 @@ class HoldingProxy:
                     held.send_nowait(text)
             except ConnectionClosedError:
                 return
+
+
+@contextlib.asynccontextmanager
+async def holding_proxy(upstream_url: str) -> AsyncIterator[HoldingProxy]:
+    """A :class:`HoldingProxy` in front of ``upstream_url``, serving until the block ends."""
+    proxy = HoldingProxy(upstream_url)
+    async with anyio.create_task_group() as tasks:
+        await tasks.start(proxy.run)
+        yield proxy
+        tasks.cancel_scope.cancel()

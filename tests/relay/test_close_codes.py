@@ -30,7 +30,7 @@ from agent_rt.relay import create_relay_app
 from agent_rt.server import LocalRealtimeServer
 from agent_rt.transport import client_handshake
 
-from .helpers import HoldingProxy, SessionEnds, running, user_message
+from .helpers import SessionEnds, holding_proxy, running, user_message
 
 pytestmark = pytest.mark.anyio
 TOKEN = "relay-token-close-codes"
@@ -162,28 +162,24 @@ async def test_a_failed_forward_after_the_close_frame_keeps_the_clients_code() -
     relay read last), so the upstream pump runs before the client pump.
     """
     ends = SessionEnds()
-    async with LocalRealtimeServer() as upstream:
-        proxy = HoldingProxy(upstream.url)
-        async with anyio.create_task_group() as tasks:
-            await tasks.start(proxy.run)
-            app = create_relay_app(proxy.url, tokens=[TOKEN], debug=True, on_session_end=ends)
-            with running(app) as relay, freezing("upstream -> client") as freeze:
-                async with raw_client(relay.url) as client:
-                    await client.until("session.created")
-                    proxy.hold()
-                    await client.send({"type": "conversation.item.create", "item": user_message("hello")})
-                    await client.send({"type": "response.create"})
-                    await proxy.wait_for(proxy.received, lambda e: e["type"] == "response.done")
-                    freeze.arm()
-                    proxy.let_go(1)
-                    assert await anyio.to_thread.run_sync(freeze.stopped.wait, 10)
-                    proxy.let_go()
-                    await proxy.wait_for(proxy.passed, lambda e: e["type"] == "response.done")
-                    client.protocol.send_close(1000, "end of turn")
-                    await client.write()
-                    freeze.go.set()
-                    [record] = await ends.wait_for(1)
-            tasks.cancel_scope.cancel()
+    async with LocalRealtimeServer() as upstream, holding_proxy(upstream.url) as proxy:
+        app = create_relay_app(proxy.url, tokens=[TOKEN], debug=True, on_session_end=ends)
+        with running(app) as relay, freezing("upstream -> client") as freeze:
+            async with raw_client(relay.url) as client:
+                await client.until("session.created")
+                proxy.hold()
+                await client.send({"type": "conversation.item.create", "item": user_message("hello")})
+                await client.send({"type": "response.create"})
+                await proxy.wait_for(proxy.received, lambda e: e["type"] == "response.done")
+                freeze.arm()
+                proxy.let_go(1)
+                assert await anyio.to_thread.run_sync(freeze.stopped.wait, 10)
+                proxy.let_go()
+                await proxy.wait_for(proxy.passed, lambda e: e["type"] == "response.done")
+                client.protocol.send_close(1000, "end of turn")
+                await client.write()
+                freeze.go.set()
+                [record] = await ends.wait_for(1)
     assert (record["close_code"], record["closed_by"]) == (1000, "client")
     assert dict(relay.relay.metrics.closes) == {1000: 1}
 

@@ -3,11 +3,12 @@ and tools the client declared stay the client's."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 import numpy as np
 import pytest
 
@@ -17,7 +18,7 @@ from agent_rt.tools import ToolRegistry, function_tool
 
 from ..server.helpers import append, silence, tone
 from .helpers import TOOL_SCENARIO as SCENARIO
-from .helpers import HoldingProxy, peer, running
+from .helpers import HoldingProxy, Peer, RunningRelay, holding_proxy, peer, running
 
 pytestmark = pytest.mark.anyio
 TOKEN = "relay-token-tools"
@@ -179,6 +180,33 @@ async def test_a_follow_up_waits_for_a_response_the_client_started_meanwhile() -
                 assert created[0] > done[0]  # the follow-up began after the client's response ended
 
 
+@contextlib.asynccontextmanager
+async def _call_running_upstream_held(
+    scenario: Any, registry: ToolRegistry
+) -> AsyncIterator[tuple[HoldingProxy, RunningRelay, Peer]]:
+    """A session through the relay whose calculator call is running (until the test releases it),
+    with the upstream's answers held back by the proxy from here on."""
+    async with (
+        LocalRealtimeServer(scenario=scenario, realtime_audio=True) as upstream,
+        holding_proxy(upstream.url) as proxy,
+    ):
+        with running(create_relay_app(proxy.url, tokens=[TOKEN], tools=registry)) as relay:
+            async with peer(relay.url, token=TOKEN) as client:
+                await client.until("session.created")
+                await _user_says(client, "what is 1 + 1")
+                await client.until("response.done")  # the call; the tool is still running
+                proxy.hold()
+                yield proxy, relay, client
+
+
+async def _until_two_responses(client: Peer) -> list[dict[str, Any]]:
+    """The client's events until a second ``response.done``, or an error."""
+    events: list[dict[str, Any]] = []
+    while len(_of(events, "response.done")) < 2 and not _of(events, "error"):
+        events.append(await client.next_event())
+    return events
+
+
 async def test_a_follow_up_waits_for_a_response_the_client_asked_for_but_has_not_seen_start() -> None:
     """The client's ``response.create`` is on its way when the tool's output goes in: the relay must
     not send its follow-up until that response has started and ended (the service would refuse it,
@@ -190,35 +218,23 @@ async def test_a_follow_up_waits_for_a_response_the_client_asked_for_but_has_not
         item = event.get("item") or {}
         return event["type"] == "conversation.item.create" and item.get("type") == "function_call_output"
 
-    async with LocalRealtimeServer(scenario=TALK_SCENARIO, realtime_audio=True) as upstream:
-        proxy = HoldingProxy(upstream.url)
-        async with anyio.create_task_group() as tasks:
-            await tasks.start(proxy.run)
-            with running(create_relay_app(proxy.url, tokens=[TOKEN], tools=registry)) as relay:
-                async with peer(relay.url, token=TOKEN) as client:
-                    await client.until("session.created")
-                    await _user_says(client, "what is 1 + 1")
-                    await client.until("response.done")  # the call; the tool is still running
-                    proxy.hold()  # the relay sees nothing of the client's response for now
-                    await client.ask("talk to me meanwhile", event_id="evt_talk")
-                    # Its message is in the conversation once the upstream adds it; the output must
-                    # come after it, or the follow-up reads the user's last words, not the output.
-                    await proxy.wait_for(proxy.received, _is_message_added)
-                    release.set()  # the output goes in while the relay has seen nothing of it
-                    await proxy.wait_for(proxy.sent, is_output)
-                    proxy.let_go()
-                    events: list[dict[str, Any]] = []
-                    while len(_of(events, "response.done")) < 2 and not _of(events, "error"):
-                        events.append(await client.next_event())
-                    assert not _of(events, "error")  # no conversation_already_has_active_response
-                    talked, answered = _of(events, "response.done")
-                    assert _message_text(talked).startswith("Let me talk")
-                    assert _message_text(answered) == "1 + 1 is 2."
-                    created = [i for i, e in enumerate(events) if e["type"] == "response.created"]
-                    assert created[1] > events.index(talked)  # the follow-up began after it ended
-                    creates = [e for e in proxy.sent if e["type"] == "response.create"]
-                    assert len(creates) == 3  # the client's two and one follow-up: none refused
-            tasks.cancel_scope.cancel()
+    async with _call_running_upstream_held(TALK_SCENARIO, registry) as (proxy, relay, client):
+        await client.ask("talk to me meanwhile", event_id="evt_talk")
+        # Its message is in the conversation once the upstream adds it; the output must
+        # come after it, or the follow-up reads the user's last words, not the output.
+        await proxy.wait_for(proxy.received, _is_message_added)
+        release.set()  # the output goes in while the relay has seen nothing of it
+        await proxy.wait_for(proxy.sent, is_output)
+        proxy.let_go()
+        events = await _until_two_responses(client)
+        assert not _of(events, "error")  # no conversation_already_has_active_response
+        talked, answered = _of(events, "response.done")
+        assert _message_text(talked).startswith("Let me talk")
+        assert _message_text(answered) == "1 + 1 is 2."
+        created = [i for i, e in enumerate(events) if e["type"] == "response.created"]
+        assert created[1] > events.index(talked)  # the follow-up began after it ended
+        creates = [e for e in proxy.sent if e["type"] == "response.create"]
+        assert len(creates) == 3  # the client's two and one follow-up: none refused
     assert relay.relay.metrics.sessions_active == 0
 
 
@@ -238,38 +254,26 @@ async def test_a_follow_up_refused_for_a_response_turn_detection_started_unseen_
     def is_follow_up(event: dict[str, Any]) -> bool:
         return event["type"] == "response.create" and proxy.sent.index(event) >= sent_before
 
-    async with LocalRealtimeServer(scenario=scenario, realtime_audio=True) as upstream:
-        proxy = HoldingProxy(upstream.url)
-        async with anyio.create_task_group() as tasks:
-            await tasks.start(proxy.run)
-            with running(create_relay_app(proxy.url, tokens=[TOKEN], tools=registry)) as relay:
-                async with peer(relay.url, token=TOKEN) as client:
-                    await client.until("session.created")
-                    await _user_says(client, "what is 1 + 1")
-                    await client.until("response.done")  # the call; the tool is still running
-                    proxy.hold()
-                    audio = np.concatenate([silence(300), tone(600), silence(400)])
-                    for start in range(0, len(audio), 4800):
-                        await client.ws.send_text(json.dumps(append(audio[start : start + 4800])))
-                    # Turn detection's response has begun upstream and added its message; the relay
-                    # has seen none of it.
-                    await proxy.wait_for(proxy.received, _is_message_added)
-                    sent_before = len(proxy.sent)
-                    release.set()
-                    refused = await proxy.wait_for(proxy.sent, is_follow_up)
-                    await proxy.wait_for(
-                        proxy.received,
-                        lambda e: e["type"] == "error" and e["error"]["event_id"] == refused["event_id"],
-                    )
-                    proxy.let_go()
-                    events: list[dict[str, Any]] = []
-                    while len(_of(events, "response.done")) < 2 and not _of(events, "error"):
-                        events.append(await client.next_event())
-                    assert not _of(events, "error")  # the relay's own refusal stays with the relay
-                    talked, answered = _of(events, "response.done")
-                    assert _message_text(talked).startswith("Let me talk")
-                    assert _message_text(answered) == "1 + 1 is 2."
-                    follow_ups = [e for e in proxy.sent if is_follow_up(e)]
-                    assert len(follow_ups) == 2  # the refused one, and the one sent again
-            tasks.cancel_scope.cancel()
+    async with _call_running_upstream_held(scenario, registry) as (proxy, relay, client):
+        audio = np.concatenate([silence(300), tone(600), silence(400)])
+        for start in range(0, len(audio), 4800):
+            await client.ws.send_text(json.dumps(append(audio[start : start + 4800])))
+        # Turn detection's response has begun upstream and added its message; the relay
+        # has seen none of it.
+        await proxy.wait_for(proxy.received, _is_message_added)
+        sent_before = len(proxy.sent)
+        release.set()
+        refused = await proxy.wait_for(proxy.sent, is_follow_up)
+        await proxy.wait_for(
+            proxy.received,
+            lambda e: e["type"] == "error" and e["error"]["event_id"] == refused["event_id"],
+        )
+        proxy.let_go()
+        events = await _until_two_responses(client)
+        assert not _of(events, "error")  # the relay's own refusal stays with the relay
+        talked, answered = _of(events, "response.done")
+        assert _message_text(talked).startswith("Let me talk")
+        assert _message_text(answered) == "1 + 1 is 2."
+        follow_ups = [e for e in proxy.sent if is_follow_up(e)]
+        assert len(follow_ups) == 2  # the refused one, and the one sent again
     assert relay.relay.metrics.sessions_active == 0
